@@ -1,0 +1,47 @@
+# Shared compile settings and helpers for opfleet targets.
+
+add_library(opfleet_options INTERFACE)
+target_compile_options(opfleet_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wimplicit-fallthrough)
+if(OPFLEET_WERROR)
+  target_compile_options(opfleet_options INTERFACE -Werror)
+endif()
+if(OPFLEET_SANITIZE)
+  target_compile_options(opfleet_options INTERFACE -fsanitize=address,undefined
+    -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(opfleet_options INTERFACE -fsanitize=address,undefined)
+endif()
+target_compile_definitions(opfleet_options INTERFACE OPFLEET_VERSION="${PROJECT_VERSION}")
+
+if(OPFLEET_CLANG_TIDY)
+  find_program(CLANG_TIDY_EXE NAMES clang-tidy-14 clang-tidy REQUIRED)
+  set(CMAKE_CXX_CLANG_TIDY ${CLANG_TIDY_EXE} --quiet)
+endif()
+
+# opfleet_library(NAME SOURCES ... DEPS ...): one static library per component,
+# named opfleet_NAME, whose headers are included as "NAME/header.h".
+function(opfleet_library name)
+  cmake_parse_arguments(L "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(opfleet_${name} STATIC ${L_SOURCES})
+  target_include_directories(opfleet_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(opfleet_${name} PUBLIC opfleet_options ${L_DEPS})
+endfunction()
+
+# opfleet_test(NAME SOURCES ... DEPS ... LABEL unit|integration): a GoogleTest binary
+# in build/tests; each test case becomes one ctest entry carrying LABEL, so
+# `ctest -L unit` selects the tests that need no server.
+function(opfleet_test name)
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT T_LABEL)
+    message(FATAL_ERROR "opfleet_test(${name}) needs LABEL unit or integration")
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE opfleet_test_support ${T_DEPS} GTest::gmock GTest::gtest_main)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT})
+endfunction()

