@@ -1,6 +1,7 @@
 #include "aws/http.h"
 
 #include <curl/curl.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cctype>
@@ -37,6 +38,11 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   return size * nmemb;
 }
 
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(user);
+  return flag != nullptr && flag->load() ? 1 : 0;  // non-zero aborts the transfer
+}
+
 Error transport_error(CURLcode code, const std::string& url, const char* detail) {
   std::string msg = fmt::format("{} {}: {}", url, curl_easy_strerror(code),
                                 detail != nullptr && *detail != '\0' ? detail : "");
@@ -55,6 +61,11 @@ Error transport_error(CURLcode code, const std::string& url, const char* detail)
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return Error::make(ErrorKind::kInvalid, std::move(msg), false);
+    case CURLE_ABORTED_BY_CALLBACK: {
+      Error e = Error::make(ErrorKind::kUnavailable, std::move(msg), false);
+      e.code = "Aborted";
+      return e;
+    }
     case CURLE_PEER_FAILED_VERIFICATION:
       return Error::make(ErrorKind::kAuth, std::move(msg), false);
     default:
@@ -119,12 +130,18 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request,
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (options_.bypass_proxy) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
+  if (options_.abort_flag != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options_.abort_flag));
+  }
 
   if (request.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -132,9 +149,14 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request,
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method == "HEAD") {
+    // A custom "HEAD" would make libcurl wait for the body the headers announce.
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    if (!request.body.empty()) {
+    // PUT/PATCH always carry a body, even an empty one: without "Content-Length: 0"
+    // some servers and proxies answer 411 Length Required (the IMDSv2 token is a PUT).
+    if (!request.body.empty() || request.method == "PUT" || request.method == "PATCH") {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                        static_cast<curl_off_t>(request.body.size()));

@@ -4,6 +4,7 @@
 // TLS verification is always on unless the caller explicitly turns it off.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -37,6 +38,12 @@ struct HttpOptions {
   std::chrono::milliseconds timeout{30000};  // whole request, including a long poll
   bool verify_tls = true;
   std::string ca_file;  // optional CA bundle
+  // Ignore http_proxy/https_proxy/no_proxy from the environment. Credential endpoints
+  // (ECS agent, IMDS) set it: their answers carry secrets and are link-local anyway.
+  bool bypass_proxy = false;
+  // When set and true, a request in progress (e.g. a 20 s long poll) is abandoned within
+  // about a second and fails with kUnavailable, code "Aborted", not retryable.
+  const std::atomic<bool>* abort_flag = nullptr;
 };
 
 class HttpClient {

@@ -8,6 +8,14 @@ namespace opfleet::cli {
 std::span<const Command> commands() {
   static const std::array kCommands = {
       Command{"version", "print the version", &run_version},
+      Command{"config", "show the effective configuration and where each value comes from",
+              &run_config},
+      Command{"provision", "create the task queue and its DLQ (idempotent)", &run_provision},
+      Command{"migrate", "apply the database schema migrations (idempotent)", &run_migrate},
+      Command{"worker", "run one worker: long-poll the queue, run ops exactly once", &run_worker},
+      Command{"submit", "submit a run of a job (and optionally wait for it)", &run_submit},
+      Command{"runs", "list recent runs", &run_runs},
+      Command{"run", "show one run: steps, attempts, errors", &run_run},
   };
   return kCommands;
 }

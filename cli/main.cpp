@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -10,7 +11,16 @@
 
 namespace opfleet::cli {
 
-int run_version(int /*argc*/, char** /*argv*/) {
+int run_version(int argc, char** argv) {
+  if (argc > 1) {
+    if (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+      fmt::print("usage: opfleet version\n\nPrints the version.\n");
+      return kExitOk;
+    }
+    fmt::print(stderr, "opfleet version: unexpected argument '{}' (usage: opfleet version)\n",
+               argv[1]);
+    return kExitUsage;
+  }
   fmt::print("opfleet {}\n", OPFLEET_VERSION);
   return kExitOk;
 }
@@ -25,6 +35,24 @@ void print_usage(std::FILE* out) {
              "commands:\n",
              OPFLEET_VERSION);
   for (const auto& c : commands()) fmt::print(out, "  {:<12} {}\n", c.name, c.summary);
+  fmt::print(out,
+             "\nOptions come from flags, then OPFLEET_* environment variables, then the config\n"
+             "file (--config FILE, default /etc/opfleet/opfleet.conf), then defaults;\n"
+             "'opfleet config show --for <command>' prints what a command would use.\n");
+}
+
+// `opfleet help <command>` is `opfleet <command> --help`.
+int run_help_for(std::string_view name) {
+  for (const auto& c : commands()) {
+    if (c.name == name) {
+      std::string arg0(name);
+      std::string flag = "--help";
+      char* argv[] = {arg0.data(), flag.data(), nullptr};
+      return c.run(2, argv);
+    }
+  }
+  fmt::print(stderr, "opfleet: unknown command '{}' (see opfleet --help)\n", name);
+  return kExitUsage;
 }
 
 }  // namespace
@@ -32,6 +60,7 @@ void print_usage(std::FILE* out) {
 
 int main(int argc, char** argv) {
   using namespace opfleet::cli;
+  if (argc == 3 && std::strcmp(argv[1], "help") == 0) return run_help_for(argv[2]);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     print_usage(argc < 2 ? stderr : stdout);

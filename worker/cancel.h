@@ -40,6 +40,14 @@ class CancelToken {
     signal_fd();
   }
 
+  // The lease was lost (taken over, or renewal refused): stop now.
+  void fence() {
+    std::lock_guard lock(mu_);
+    if (reason_ == StopReason::kNone) reason_ = StopReason::kFenced;
+    cv_.notify_all();
+    signal_fd();
+  }
+
   // Called by the coordinator after a successful lease renewal.
   void extend_fence(Clock::time_point deadline) {
     std::lock_guard lock(mu_);
