@@ -15,8 +15,13 @@ endif()
 target_compile_definitions(opfleet_options INTERFACE OPFLEET_VERSION="${PROJECT_VERSION}")
 
 if(OPFLEET_CLANG_TIDY)
-  find_program(CLANG_TIDY_EXE NAMES clang-tidy-14 clang-tidy REQUIRED)
-  set(CMAKE_CXX_CLANG_TIDY ${CLANG_TIDY_EXE} --quiet)
+  # clang-tidy 16 (Debian bookworm) is the oldest that parses libstdc++ 12's <expected>,
+  # given two adjustments: it spells C++23 as c++2b, and it implements the conditionally
+  # trivial special members <expected> needs (P0848) but does not yet advertise them in
+  # __cpp_concepts, which <expected> checks.
+  find_program(CLANG_TIDY_EXE NAMES clang-tidy-16 REQUIRED)
+  set(CMAKE_CXX_CLANG_TIDY ${CLANG_TIDY_EXE} --quiet --extra-arg=-std=c++2b
+      --extra-arg=-U__cpp_concepts --extra-arg=-D__cpp_concepts=202002L)
 endif()
 
 # opfleet_library(NAME SOURCES ... DEPS ...): one static library per component,

@@ -108,7 +108,6 @@ UPDATE runs SET status = 'succeeded', finished_at = now()
 RETURNING status
 )SQL";
 
-constexpr const char* kRunInfoSql = "SELECT job, time_scale FROM runs WHERE run_id = $1";
 
 constexpr const char* kFailStepSql = R"SQL(
 UPDATE steps

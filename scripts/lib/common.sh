@@ -13,7 +13,7 @@ OPFLEET_APT_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libpq-dev
   libboost-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 npm clang-tidy-14 iproute2 procps util-linux
+  postgresql-15 postgresql-client-15 npm clang-tidy-16 iproute2 procps util-linux
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
