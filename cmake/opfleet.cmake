@@ -2,7 +2,7 @@
 
 add_library(opfleet_options INTERFACE)
 target_compile_options(opfleet_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow
-  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference
+  -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
   -Wimplicit-fallthrough)
 if(OPFLEET_WERROR)
   target_compile_options(opfleet_options INTERFACE -Werror)

@@ -389,6 +389,7 @@ Connection::Outcome Connection::send_and_wait(const Call& call) {
       sent = PQsendQuery(conn_, text.c_str());
       break;
   }
+  if (sent != 0) ++round_trips_;
   if (sent == 0) {
     // The query did not leave (a failed write means the server never got the whole
     // message, so it cannot have run it).

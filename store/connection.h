@@ -119,6 +119,9 @@ class Connection {
   // Sessions opened so far (1 after the first connect; grows with each reconnect).
   std::uint64_t sessions_opened() const { return sessions_opened_; }
   bool in_transaction() const { return in_transaction_; }
+  // Statements sent to the server so far (BEGIN and COMMIT included): the round trips a
+  // caller paid, for benchmarks and metrics.
+  std::uint64_t round_trips() const { return round_trips_; }
   const CircuitBreaker& breaker() const { return breaker_; }
   const ConnectionOptions& options() const { return options_; }
 
@@ -144,6 +147,7 @@ class Connection {
   Backoff backoff_;
   CircuitBreaker breaker_;
   std::uint64_t sessions_opened_ = 0;
+  std::uint64_t round_trips_ = 0;
   bool in_transaction_ = false;
   bool transaction_lost_ = false;  // the session of the open transaction is gone
   bool fatal_notice_ = false;      // the server said FATAL while we were idle: it is closing
