@@ -1,0 +1,115 @@
+// An SQS client over the JSON protocol (see sqs/wire.h for the wire format).
+//
+// Each call is retried on retryable errors (throttling, 5xx, network, timeouts) with
+// full-jitter exponential backoff, one warn log line per retry; non-retryable errors
+// (bad parameters, unknown queue, auth) come back at once. A circuit breaker counts
+// consecutive failed attempts across calls: once open, calls fail fast with a retryable
+// kUnavailable error (code "CircuitOpen") until a trial call succeeds, so a caller's loop
+// must back off too (retry_after() says for how long). Errors are returned, not logged:
+// the caller decides what a failure means.
+//
+// Retries repeat the request as it was: a SendMessage to a standard queue whose answer
+// was lost may then be delivered twice (FIFO queues deduplicate it), and a
+// ReceiveMessage whose answer was lost leaves its messages invisible until their
+// visibility timeout ends. Both are the at-least-once delivery callers already handle.
+//
+// Not thread-safe: one Client owns one HTTP connection (a curl handle); use one client
+// per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/result.h"
+#include "common/retry.h"
+#include "sqs/client_config.h"
+#include "sqs/queue_spec.h"
+#include "sqs/types.h"
+
+namespace opfleet::sqs {
+
+// Counters since the client was made (for metrics and tests).
+struct ClientStats {
+  std::uint64_t calls = 0;     // API calls made by the caller
+  std::uint64_t attempts = 0;  // HTTP requests sent: first tries and retries
+  std::uint64_t retries = 0;   // backoff waits taken
+  std::uint64_t failed_calls = 0;
+  std::uint64_t rejected_by_breaker = 0;  // calls failed fast while the circuit was open
+};
+
+class Client {
+ public:
+  // Fails with kInvalid when the endpoint is not an absolute http(s) URL or the region is
+  // empty.
+  static Result<Client> make(ClientConfig config);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // CreateQueue; returns the queue URL. Succeeds for an existing queue with the same
+  // attributes; kConflict (QueueNameExists) when they differ.
+  Result<std::string> create_queue(std::string_view name, const Attributes& attributes = {});
+  Result<std::string> create_queue(const QueueSpec& spec);
+  // kNotFound (QueueDoesNotExist) when there is no such queue.
+  Result<std::string> get_queue_url(std::string_view name);
+  // Empty `names` asks for "All".
+  Result<Attributes> get_queue_attributes(std::string_view queue_url,
+                                          std::span<const std::string> names = {});
+
+  Result<SendResult> send_message(std::string_view queue_url, const OutgoingMessage& message);
+  // Up to 10 entries with distinct ids; per-entry failures are in the result.
+  Result<SendBatchResult> send_message_batch(std::string_view queue_url,
+                                             std::span<const OutgoingMessage> entries);
+
+  // The HTTP timeout of a long poll is the configured timeout plus the wait time (20 s
+  // when the queue's default wait applies), so a poll is never cut short.
+  Result<std::vector<Message>> receive_messages(std::string_view queue_url,
+                                                const ReceiveOptions& options = {});
+
+  Status delete_message(std::string_view queue_url, std::string_view receipt_handle);
+  Result<BatchResult> delete_message_batch(std::string_view queue_url,
+                                           std::span<const DeleteEntry> entries);
+  Status change_message_visibility(std::string_view queue_url, std::string_view receipt_handle,
+                                   int visibility_timeout_s);
+  Result<BatchResult> change_message_visibility_batch(std::string_view queue_url,
+                                                      std::span<const VisibilityEntry> entries);
+
+  Status purge_queue(std::string_view queue_url);
+  Status delete_queue(std::string_view queue_url);
+  // Every page of ListQueues (SQS lists at most 1000 queues without a prefix).
+  Result<std::vector<std::string>> list_queues(std::string_view prefix = {});
+
+  const ClientStats& stats() const { return stats_; }
+  BreakerState breaker_state() const { return breaker_.state(); }
+  // How long until the breaker lets a call through again (zero unless open).
+  Millis retry_after() const { return breaker_.remaining_open(); }
+  const ClientConfig& config() const { return config_; }
+  // The URL requests are posted to.
+  const std::string& url() const { return url_; }
+
+ private:
+  // One API call: serialize, then attempt/retry under the breaker.
+  Result<nlohmann::json> call(std::string_view action, const nlohmann::json& body, Millis timeout);
+  Result<nlohmann::json> attempt(std::string_view action, const std::string& payload,
+                                 Millis timeout);
+
+  Client(ClientConfig config, std::string url);
+
+  ClientConfig config_;
+  std::string url_;
+  std::unique_ptr<aws::HttpClient> http_;
+  Backoff backoff_;
+  CircuitBreaker breaker_;
+  ClientStats stats_;
+};
+
+}  // namespace opfleet::sqs
