@@ -91,7 +91,6 @@ void Worker::receiver_loop() {
   sqs::ClientConfig cfg = sqs_config_;
   cfg.name = "sqs-receive";
   cfg.http.abort_flag = &abort_receive_;
-  std::mutex sleep_mu;
   cfg.sleep = [this](Millis d) {
     std::unique_lock lock(mu_);
     return !recv_cv_.wait_for(lock, d, [this] { return stopping_; });
