@@ -16,6 +16,10 @@ std::span<const Command> commands() {
       Command{"submit", "submit a run of a job (and optionally wait for it)", &run_submit},
       Command{"runs", "list recent runs", &run_runs},
       Command{"run", "show one run: steps, attempts, errors", &run_run},
+      Command{"schedule", "submit runs of scheduled jobs at their cron ticks, each tick once",
+              &run_schedule},
+      Command{"audit", "check exactly-once from PostgreSQL: duplicates, overlaps, lost, stuck",
+              &run_audit},
       Command{"netfault", "TCP proxy that injects network faults on command (tests, chaos)",
               &run_netfault},
   };

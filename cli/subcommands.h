@@ -11,6 +11,8 @@ int run_worker(int argc, char** argv);     // worker/worker_command.cpp
 int run_submit(int argc, char** argv);     // worker/submit_command.cpp
 int run_runs(int argc, char** argv);       // worker/submit_command.cpp
 int run_run(int argc, char** argv);        // worker/submit_command.cpp
+int run_schedule(int argc, char** argv);   // scheduler/schedule_command.cpp
+int run_audit(int argc, char** argv);      // audit/audit_command.cpp
 int run_netfault(int argc, char** argv);   // netfault/netfault_command.cpp
 
 }  // namespace opfleet::cli

@@ -119,13 +119,15 @@ UPDATE steps
        sent_at = CASE WHEN attempt < max_attempts THEN NULL ELSE sent_at END,
        finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE now() END
  WHERE idempotency_key = $1 AND fencing_token = $2::bigint AND status = 'running'
-RETURNING run_id, step_key, status, attempt, op
+RETURNING run_id, step_key, idempotency_key, status, attempt, op
 )SQL";
 
 constexpr const char* kFailRunSql = R"SQL(
 WITH skipped AS (
+  -- Steps not started yet are skipped (a queued step's message is then deleted unrun by
+  -- whoever receives it); steps already running on other branches finish normally.
   UPDATE steps SET status = 'skipped', finished_at = now()
-   WHERE run_id = $1 AND status = 'pending'
+   WHERE run_id = $1 AND status IN ('pending', 'queued')
   RETURNING step_key
 )
 UPDATE runs SET status = 'failed', finished_at = now(), error = $2

@@ -28,6 +28,14 @@ Result<std::pair<std::string, std::string>> parse_tag(std::string_view text) {
 
 Result<CreatedRun> create_run(store::Connection& db, const jobs::JobDef& job, const Tags& tags,
                               double time_scale, const std::string& run_id) {
+  OPFLEET_TRY(auto tx, db.begin());
+  OPFLEET_TRY(auto created, create_run(tx, job, tags, time_scale, run_id));
+  OPFLEET_TRY_STATUS(tx.commit());
+  return created;
+}
+
+Result<CreatedRun> create_run(store::Transaction& tx, const jobs::JobDef& job, const Tags& tags,
+                              double time_scale, const std::string& run_id) {
   if (!(time_scale > 0) || time_scale > 1000) {
     return fail(Error::invalid(fmt::format("time scale {} is not in (0, 1000]", time_scale)));
   }
@@ -47,7 +55,6 @@ Result<CreatedRun> create_run(store::Connection& db, const jobs::JobDef& job, co
     statuses.push_back(op.depends_on.empty() ? "queued" : "pending");
   }
 
-  OPFLEET_TRY(auto tx, db.begin());
   OPFLEET_TRY(auto run_rows,
               tx.exec("INSERT INTO runs (run_id, job, tags, time_scale) "
                       "VALUES (coalesce(nullif($1, ''), gen_random_uuid()::text), $2, $3::jsonb, "
@@ -63,7 +70,6 @@ Result<CreatedRun> create_run(store::Connection& db, const jobs::JobDef& job, co
       "  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, o, d, s)",
       {param::text(created.run_id), param::text_array(keys), param::text_array(ops),
        param::text_array(deps), param::text_array(statuses), param::int64(job.max_attempts)}));
-  OPFLEET_TRY_STATUS(tx.commit());
 
   for (const auto& key : root_keys) {
     const auto* op = jobs::find_op(job, key);
@@ -80,6 +86,15 @@ Result<CreatedRun> create_run(store::Connection& db, const jobs::JobDef& job, co
   return created;
 }
 
+int send_roots(store::Connection& db, sqs::Client& client, const std::string& queue_url,
+               const std::vector<QueuedStep>& roots) {
+  auto sent = send_steps(client, queue_url, is_fifo_queue(queue_url), roots);
+  Ledger ledger(db);
+  // Sent but not recorded: the sweeper may send again; FIFO dedup or the claim drops it.
+  (void)ledger.mark_sent(sent);
+  return static_cast<int>(sent.size());
+}
+
 Result<SubmitResult> submit_run(store::Connection& db, sqs::Client& client,
                                 const std::string& queue_url, const jobs::JobDef& job,
                                 const Tags& tags, double time_scale) {
@@ -87,13 +102,7 @@ Result<SubmitResult> submit_run(store::Connection& db, sqs::Client& client,
   SubmitResult out;
   out.run_id = created.run_id;
   out.roots = static_cast<int>(created.roots.size());
-  auto sent = send_steps(client, queue_url, is_fifo_queue(queue_url), created.roots);
-  out.sent = static_cast<int>(sent.size());
-  Ledger ledger(db);
-  if (auto st = ledger.mark_sent(sent); !st) {
-    // Sent but not recorded: the sweeper may send again; FIFO dedup or the claim drops it.
-    return out;
-  }
+  out.sent = send_roots(db, client, queue_url, created.roots);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "jobs/job.h"
 #include "sqs/client.h"
 #include "store/connection.h"
+#include "store/transaction.h"
 #include "worker/ledger.h"
 
 namespace opfleet::worker {
@@ -27,6 +28,15 @@ struct CreatedRun {
 // One transaction. `run_id` empty: the database generates a UUID.
 Result<CreatedRun> create_run(store::Connection& db, const jobs::JobDef& job, const Tags& tags,
                               double time_scale, const std::string& run_id = {});
+// The same inside the caller's transaction, which the caller commits (the scheduler records
+// a tick and creates its run atomically). Send the roots only after that commit.
+Result<CreatedRun> create_run(store::Transaction& tx, const jobs::JobDef& job, const Tags& tags,
+                              double time_scale, const std::string& run_id = {});
+
+// Sends the roots of a committed run and records them sent; returns how many SQS accepted.
+// A failed send is not an error: the sweeper sends what is left unsent.
+int send_roots(store::Connection& db, sqs::Client& client, const std::string& queue_url,
+               const std::vector<QueuedStep>& roots);
 
 // create_run, then send the roots to `queue_url` and record them sent. A failed send is
 // not an error (the sweeper re-sends); `sent` says how many went out now.
