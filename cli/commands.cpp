@@ -20,6 +20,8 @@ std::span<const Command> commands() {
               &run_schedule},
       Command{"audit", "check exactly-once from PostgreSQL: duplicates, overlaps, lost, stuck",
               &run_audit},
+      Command{"ui", "serve the read-only web dashboard: runs, fleet, queue, scaling, schedules",
+              &run_ui},
       Command{"netfault", "TCP proxy that injects network faults on command (tests, chaos)",
               &run_netfault},
   };

@@ -14,5 +14,6 @@ int run_run(int argc, char** argv);        // worker/submit_command.cpp
 int run_schedule(int argc, char** argv);   // scheduler/schedule_command.cpp
 int run_audit(int argc, char** argv);      // audit/audit_command.cpp
 int run_netfault(int argc, char** argv);   // netfault/netfault_command.cpp
+int run_ui(int argc, char** argv);         // ui/ui_command.cpp
 
 }  // namespace opfleet::cli

@@ -180,8 +180,30 @@ CREATE TABLE supervisors (
 CREATE INDEX supervisors_heartbeat_idx ON supervisors (heartbeat_at);
 )sql";
 
+// Version 2: queue depth over time. SQS keeps no history, so the scaler writes one row per
+// queue per poll; the dashboard charts it (ui/, docs/ui.md). Old rows are for a retention
+// job to delete; the indexes serve the chart (a queue's newest window) and that purge (by age).
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE queue_samples (
+  id                   bigserial PRIMARY KEY,
+  at                   timestamptz NOT NULL DEFAULT now(),
+  queue                text NOT NULL,
+  visible              integer NOT NULL CONSTRAINT queue_samples_visible_check CHECK (visible >= 0),
+  in_flight            integer NOT NULL
+                       CONSTRAINT queue_samples_in_flight_check CHECK (in_flight >= 0),
+  delayed              integer NOT NULL DEFAULT 0
+                       CONSTRAINT queue_samples_delayed_check CHECK (delayed >= 0),
+  -- From PostgreSQL (steps queued the longest), since SQS has no such attribute; NULL when
+  -- nothing is queued.
+  oldest_queued_age_s  double precision
+);
+CREATE INDEX queue_samples_queue_at_idx ON queue_samples (queue, at);
+CREATE INDEX queue_samples_at_idx ON queue_samples (at);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "initial_schema", kV1},
+    Migration{2, "queue_samples", kV2},
 };
 
 }  // namespace
