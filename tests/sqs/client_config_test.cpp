@@ -13,7 +13,7 @@ namespace {
 namespace po = boost::program_options;
 
 void put(po::variables_map& vm, const std::string& key, boost::any value) {
-  vm.emplace(key, po::variable_value(std::move(value), false));
+  vm.emplace(key, po::variable_value(value, false));
 }
 
 // Sets or unsets an environment variable for the scope of one test.
