@@ -147,8 +147,11 @@ RETURNING run_id, step_key, fencing_token, error
 
 constexpr const char* kReleaseSql = R"SQL(
 WITH released AS (
+  -- The message still exists (it is handed back with visibility 0), so the step counts
+  -- as sent even if the sender's mark_sent lost the race with the claim: the sweeper must
+  -- not send a second message into the same FIFO group.
   UPDATE steps SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-                   queued_at = now()
+                   queued_at = now(), sent_at = coalesce(sent_at, now())
    WHERE idempotency_key = $1 AND fencing_token = $2::bigint AND status = 'running'
   RETURNING run_id, step_key
 )
@@ -161,7 +164,7 @@ RETURNING a.id
 
 constexpr const char* kMarkSentSql = R"SQL(
 UPDATE steps SET sent_at = now()
- WHERE idempotency_key = ANY($1::text[]) AND status = 'queued'
+ WHERE idempotency_key = ANY($1::text[]) AND sent_at IS NULL
 )SQL";
 
 constexpr const char* kSweepSelectSql = R"SQL(

@@ -53,7 +53,10 @@ void Worker::stop(bool now) {
     stopping_ = true;
     if (now) stop_now_ = true;
   }
-  abort_receive_ = true;
+  // A drain lets the long poll in progress finish (at most --receive-wait-s) and hands back
+  // what it brings: aborting it could leave messages SQS already delivered to the aborted
+  // request invisible for a whole visibility timeout. Stopping now accepts that cost.
+  if (now) abort_receive_ = true;
   recv_cv_.notify_all();
   cv_.notify_all();
 }
@@ -63,7 +66,10 @@ void Worker::set_receiving(bool on) {
     std::lock_guard lock(mu_);
     receiving_ = on;
   }
-  if (!on) abort_receive_ = true;
+  // A pause lets the long poll in progress finish instead of aborting it: an aborted poll
+  // can still be answered with messages (the abort takes up to a second to bite), which
+  // would then stay invisible for a whole visibility timeout after the resume. What the
+  // poll brings is handed back at once (handle_message), then the receiver waits.
   recv_cv_.notify_all();
 }
 
@@ -145,6 +151,7 @@ void Worker::receiver_loop() {
       push_event(std::move(e));
     }
   }
+  counters_.sqs_calls += client->stats().calls;
   std::lock_guard lock(mu_);
   receiver_done_ = true;
   cv_.notify_all();
@@ -200,6 +207,7 @@ Status Worker::run() {
   std::mt19937 rng{std::random_device{}()};
   auto heartbeat_every = config_.lease / 3;
   auto next_heartbeat = Clock::now() + heartbeat_every;
+  auto next_host_beat = Clock::now();
   auto jittered_sweep = [&] {
     std::uniform_int_distribution<long> d(config_.sweep_interval.count() / 2,
                                           config_.sweep_interval.count() * 3 / 2);
@@ -218,7 +226,7 @@ Status Worker::run() {
     bool pg_healthy = true;
     {
       std::unique_lock lock(mu_);
-      auto wake = std::min(next_heartbeat, next_sweep);
+      auto wake = std::min({next_heartbeat, next_sweep, next_host_beat});
       if (!pg_healthy_) wake = std::min(wake, next_pg_check);
       if (drain_deadline && !cancelled_all) wake = std::min(wake, *drain_deadline);
       cv_.wait_until(lock, wake, [&] {
@@ -261,8 +269,15 @@ Status Worker::run() {
       next_pg_check = now + milliseconds(500);
     }
     if (now >= next_heartbeat) {
-      heartbeat();
+      heartbeat();  // also beats to the host
       next_heartbeat = now + heartbeat_every;
+      next_host_beat = now + config_.host_heartbeat;
+    } else if (now >= next_host_beat) {
+      // Liveness for the supervisor between lease heartbeats: proves this loop turns.
+      std::uint32_t busy = 0;
+      for (const auto& [id, f] : inflight_) busy += f.done ? 0 : 1;
+      host_.heartbeat(busy);
+      next_host_beat = now + config_.host_heartbeat;
     }
     if (now >= next_sweep) {
       if (!stopping) sweep();
@@ -283,9 +298,13 @@ Status Worker::run() {
   if (receiver_.joinable()) receiver_.join();
   for (auto& t : op_threads_) t.join();
   op_threads_.clear();
-  log::info("worker_stopped", {{"succeeded", counters_.succeeded.load()},
+  counters_.sqs_calls += sqs_->stats().calls;
+  // Warn level so it is there even with --log-level warn (benchmarks read it).
+  log::warn("worker_stopped", {{"succeeded", counters_.succeeded.load()},
                                {"failed", counters_.failed.load()},
-                               {"handed_back", counters_.handed_back.load()}});
+                               {"handed_back", counters_.handed_back.load()},
+                               {"pg_round_trips", db_.round_trips()},
+                               {"sqs_calls", counters_.sqs_calls.load()}});
   return ok();
 }
 
@@ -301,9 +320,10 @@ void Worker::set_pg_healthy(bool healthy) {
     log::info("postgres_recovered", {{"action", "receiving again"}});
     recv_cv_.notify_all();
   } else {
-    // Never take messages that cannot be claimed: stop receiving until it is back.
+    // Never take messages that cannot be claimed: no new poll starts until it is back. A
+    // poll in progress is not aborted (that could hide what SQS already handed it); what
+    // it brings is handed back at once.
     log::warn("postgres_unavailable", {{"action", "paused receiving"}});
-    abort_receive_ = true;
   }
 }
 

@@ -43,6 +43,9 @@ struct WorkerConfig {
   milliseconds drain_timeout{30000};
   milliseconds sweep_interval{5000};
   milliseconds sweep_grace{5000};
+  // How often the coordinator loop reports liveness and load to the host (HostClaims),
+  // even when idle: the supervisor kills a worker whose loop stops beating (hung).
+  milliseconds host_heartbeat{1000};
   std::vector<std::string> command_allow_list;
   Executor identity;
 };
@@ -60,6 +63,7 @@ struct WorkerCounters {
   std::atomic<std::uint64_t> deleted_finished{0};
   std::atomic<std::uint64_t> pg_errors{0};
   std::atomic<std::uint64_t> sqs_errors{0};
+  std::atomic<std::uint64_t> sqs_calls{0};  // API calls of both SQS clients, at exit
 };
 
 class Worker {

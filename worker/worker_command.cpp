@@ -2,9 +2,14 @@
 // runnable alone for debugging (then it has no host peers to share claims with).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <thread>
 
 #include <boost/algorithm/string.hpp>
@@ -20,6 +25,7 @@
 #include "sqs/provision.h"
 #include "store/connection_config.h"
 #include "worker/host_claims.h"
+#include "worker/shm_host_claims.h"
 #include "worker/worker.h"
 #include "worker/worker_options.h"
 
@@ -39,7 +45,52 @@ config::CommandSpec worker_spec() {
       .add(config::database_options(true))
       .add(config::aws_options())
       .add(worker::worker_options());
+  // Set by `opfleet supervise` for the workers it starts (docs/supervisor.md). Hidden:
+  // flags only, never read from the environment or a file, so a worker started by hand
+  // in a shell that has OPFLEET_INSTANCE set still runs standalone.
+  // clang-format off
+  spec.hidden.add_options()
+      ("instance", config::po::value<std::string>()->default_value("", ""),
+       "supervisor instance whose shared memory this worker joins")
+      ("worker-index", config::po::value<int>()->default_value(-1), "worker slot in the segment")
+      ("generation", config::po::value<std::uint64_t>()->default_value(0),
+       "start number of the slot, from the supervisor")
+      ("supervisor-pid", config::po::value<int>()->default_value(0),
+       "pid of the supervisor (the parent)");
+  // clang-format on
   return spec;
+}
+
+// Supervised mode: the parent-death signal and the parent check come first, before any
+// slow start-up work, so a worker whose supervisor is already gone never starts.
+// SIGTERM (not SIGKILL) as the parent-death signal: a worker does not need its supervisor
+// to drain, and a drain hands every op back with its lease released and its message
+// visible again at once, whereas a killed worker's ops wait for lease expiry and the
+// visibility timeout (nobody is left to recover them). The worker then exits on its own
+// after at most --drain-timeout-s.
+Result<std::unique_ptr<worker::ShmHostClaims>> join_supervisor(const config::po::variables_map& vm) {
+  const std::string instance = vm["instance"].as<std::string>();
+  const int index = vm["worker-index"].as<int>();
+  const int supervisor_pid = vm["supervisor-pid"].as<int>();
+  if (index < 0) return fail(Error::invalid("--instance needs --worker-index"));
+  if (supervisor_pid <= 0) return fail(Error::invalid("--instance needs --supervisor-pid"));
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+    return fail(Error::internal(fmt::format("prctl(PR_SET_PDEATHSIG): {}", std::strerror(errno))));
+  }
+  // The supervisor may have died before the prctl above took effect: then no signal
+  // will ever come, and the parent is now someone else (init or a subreaper).
+  if (getppid() != supervisor_pid) {
+    return fail(Error::make(ErrorKind::kUnavailable,
+                            fmt::format("supervisor pid {} is gone (parent is now {})",
+                                        supervisor_pid, getppid())));
+  }
+  OPFLEET_TRY(auto host, worker::ShmHostClaims::attach(instance, static_cast<std::uint32_t>(index),
+                                                       vm["generation"].as<std::uint64_t>()));
+  if (host->supervisor_pid() != supervisor_pid) {
+    return fail(Error::invalid(fmt::format("instance '{}' belongs to supervisor pid {}, not {}",
+                                           instance, host->supervisor_pid(), supervisor_pid)));
+  }
+  return host;
 }
 
 // Next to run_worker so the linker keeps it (see Registration in config/config.h).
@@ -52,6 +103,19 @@ int run_worker(int argc, char** argv) {
   config::Parsed parsed;
   if (int rc = config::parse_or_exit(spec, argc, argv, &parsed); rc >= 0) return rc;
   const auto& vm = parsed.vm;
+
+  std::unique_ptr<worker::ShmHostClaims> supervised;
+  if (!vm["instance"].as<std::string>().empty()) {
+    auto joined = join_supervisor(vm);
+    if (!joined) {
+      log::error("cannot_join_supervisor", {{"instance", vm["instance"].as<std::string>()},
+                                            {"error", joined.error().describe()}});
+      // A layout mismatch is a deployment error: kExitConfig tells the supervisor (and
+      // systemd) that restarting will not help. An orphaned worker just leaves.
+      return joined.error().kind == ErrorKind::kUnavailable ? kExitFailure : kExitConfig;
+    }
+    supervised = std::move(*joined);
+  }
 
   auto db = store::connection_options_from(vm, "opfleet-worker");
   if (!db) {
@@ -99,8 +163,18 @@ int run_worker(int argc, char** argv) {
                                 {"then", "poison messages are left to the redrive policy"}});
   }
 
-  worker::StandaloneHostClaims host;
+  worker::StandaloneHostClaims standalone;
+  worker::HostClaims& host = supervised ? static_cast<worker::HostClaims&>(*supervised)
+                                        : static_cast<worker::HostClaims&>(standalone);
+  const int slots = wcfg->slots;
   worker::Worker w(std::move(*wcfg), std::move(*db), std::move(*sqs_cfg), host);
+  if (supervised) {
+    // Attached first, then the pause flag (both seq_cst; the supervisor publishes the
+    // flag, then signals attached workers): a pause that races with this start is seen
+    // here, or arrives as SIGUSR1 (blocked above, so it waits for the signal thread).
+    supervised->mark_running(static_cast<std::uint32_t>(slots));
+    if (!supervised->receiving()) w.set_receiving(false);
+  }
 
   std::atomic<bool> finished{false};
   std::thread signals([&] {
@@ -113,10 +187,12 @@ int run_worker(int argc, char** argv) {
         case SIGTERM:
           ++terms;
           log::info("signal", {{"signal", "SIGTERM"}, {"action", terms == 1 ? "drain" : "hand back now"}});
+          if (supervised) supervised->mark_draining();
           w.stop(terms > 1);
           break;
         case SIGINT:
           log::info("signal", {{"signal", "SIGINT"}, {"action", "hand back now"}});
+          if (supervised) supervised->mark_draining();
           w.stop(true);
           break;
         case SIGUSR1:
