@@ -7,6 +7,7 @@
 //
 // It works in a database and queues of its own (dropped/deleted at the end). The figure
 // to read is "dispatch ops/s" and its ratio to "raw receive+delete msgs/s".
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
