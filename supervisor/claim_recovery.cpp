@@ -32,6 +32,29 @@ void ClaimRecovery::warm_up() {
   }
 }
 
+Status ClaimRecovery::publish_heartbeat(const std::string& host, const std::string& instance,
+                                        int pid, int workers, int busy_slots, int total_slots,
+                                        const std::string& state, const nlohmann::json& details) {
+  namespace param = store::param;
+  // A new pid on the same (host, instance) is a restart: its started_at starts over.
+  OPFLEET_TRY_STATUS(db_->exec(R"SQL(
+INSERT INTO supervisors (host, instance, pid, started_at, heartbeat_at, workers, busy_slots,
+                         total_slots, state, details)
+VALUES ($1, $2, $3::int, now(), now(), $4::int, $5::int, $6::int, $7, $8::jsonb)
+ON CONFLICT (host, instance) DO UPDATE SET
+  pid = EXCLUDED.pid,
+  started_at = CASE WHEN supervisors.pid <> EXCLUDED.pid THEN now() ELSE supervisors.started_at END,
+  heartbeat_at = now(), workers = EXCLUDED.workers, busy_slots = EXCLUDED.busy_slots,
+  total_slots = EXCLUDED.total_slots, state = EXCLUDED.state, details = EXCLUDED.details
+)SQL",
+                               {param::text(host), param::text(instance), param::int64(pid),
+                                param::int64(workers), param::int64(busy_slots),
+                                param::int64(total_slots), param::text(state),
+                                param::json(details)},
+                               store::Idempotent::kYes));
+  return ok();
+}
+
 Result<std::string> ClaimRecovery::queue_url() {
   if (!queue_url_.empty()) return queue_url_;
   if (!sqs_) return fail(Error::invalid(sqs_error_));

@@ -18,6 +18,8 @@
 // lease expiry and the visibility timeout, so nothing is lost.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -52,6 +54,13 @@ class ClaimRecovery {
   // Hands back every claim of worker slot `index` (whose process is gone) and clears it.
   RecoveryReport recover(shm::Segment& segment, std::uint32_t index, TimePoint since,
                          const std::string& note);
+
+  // Upserts this supervisor's row in `supervisors` (the dashboard's fleet page, the scaler
+  // and `status --all` read it). Best effort on the same session as recovery: a failure
+  // is returned for the caller to log, and the next beat tries again.
+  Status publish_heartbeat(const std::string& host, const std::string& instance, int pid,
+                           int workers, int busy_slots, int total_slots,
+                           const std::string& state, const nlohmann::json& details);
 
  private:
   Result<std::string> queue_url();

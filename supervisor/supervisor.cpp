@@ -587,6 +587,48 @@ void Supervisor::report(TimePoint now) {
   }
   if (protection_) protection_->update(now, ops_in_flight() > 0);
   if (http_) http_->expire(now);
+  if (ready_sent_ && now >= next_db_heartbeat_) {
+    publish_db_heartbeat();
+    next_db_heartbeat_ = now + std::chrono::seconds(5);
+  }
+}
+
+// The `supervisors` row: what the dashboard's fleet page and `status` across hosts read.
+void Supervisor::publish_db_heartbeat() {
+  static const std::string host = worker::host_name();
+  nlohmann::json workers = nlohmann::json::array();
+  int running = 0;
+  int busy = 0;
+  int total = 0;
+  for (int i = 0; i < table_.capacity(); ++i) {
+    const Child& c = table_.at(i);
+    if (!c.has_process()) continue;
+    const shm::WorkerSlot& ws = (*segment_)->workers[i];
+    const int slots = static_cast<int>(ws.slots_total.load());
+    const int in_flight = count_claims(ws);
+    if (c.state == ChildState::kRunning) ++running;
+    busy += in_flight;
+    total += slots;
+    workers.push_back({{"slot", i},
+                       {"pid", c.pid},
+                       {"worker_id", fmt::format("{}/{}/{}#{}", host, config_.instance, i,
+                                                 c.generation)},
+                       {"state", c.state != ChildState::kRunning ? to_string(c.state)
+                                 : in_flight > 0                  ? "busy"
+                                                                  : "idle"},
+                       {"slots", slots},
+                       {"busy", in_flight},
+                       {"restarts", c.restarts}});
+  }
+  const std::string state = table_.shutting_down() ? "stopping"
+                            : !receiving_          ? "draining"
+                            : healthy()            ? "running"
+                                                   : "starting";
+  auto st = recovery_->publish_heartbeat(host, config_.instance, static_cast<int>(getpid()),
+                                         running, busy, total, state, {{"workers", workers}});
+  if (!st) {
+    log::debug("supervisor_heartbeat_failed", {{"error", st.error().describe()}});
+  }
 }
 
 HttpAnswer Supervisor::answer_http(std::string_view path) const {

@@ -75,6 +75,7 @@ class Supervisor {
   std::string status_line() const;
   std::uint64_t ops_in_flight() const;
   bool healthy() const;
+  void publish_db_heartbeat();
   HttpAnswer answer_http(std::string_view path) const;
   MetricsSnapshot metrics() const;
   LaunchSpec launch_spec(int slot, std::uint64_t generation) const;
@@ -107,6 +108,7 @@ class Supervisor {
   std::string last_status_;
   TimePoint status_sent_at_{};
   TimePoint next_watchdog_{};
+  TimePoint next_db_heartbeat_{};  // the supervisors row (publish_db_heartbeat)
   Totals retired_;
   std::map<std::string, std::uint64_t> exits_by_kind_;
   std::uint64_t claims_recovered_ = 0;

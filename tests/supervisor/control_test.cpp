@@ -255,6 +255,22 @@ TEST(SupervisorControlTest, HealthzAndMetricsAnswer) {
   std::tie(code, body) = http_get(port, "/nope");
   EXPECT_EQ(code, 404);
 
+  // The heartbeat row the dashboard's fleet page reads, with each worker in its details.
+  ASSERT_TRUE(Fleet::wait_until(
+      [&] {
+        auto rows = fleet.db().exec(
+            "SELECT workers, total_slots, state, jsonb_array_length(details->'workers') AS n "
+            "FROM supervisors WHERE pid = $1::int",
+            {store::param::int64(sup.pid())});
+        return rows && rows->size() == 1 &&
+               rows->front().get<int>("workers").value_or(0) == 2 &&
+               rows->front().get<int>("total_slots").value_or(0) == 6 &&
+               rows->front().get<std::string>("state").value_or("") == "running" &&
+               rows->front().get<int>("n").value_or(0) == 2;
+      },
+      seconds(10)))
+      << "no supervisors row for pid " << sup.pid();
+
   // Ops run: counters move.
   const std::string run = fleet.submit(sleep_job(0.05), 1.0);
   ASSERT_EQ(fleet.wait_run(run), "succeeded");
