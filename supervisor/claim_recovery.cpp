@@ -37,7 +37,8 @@ Status ClaimRecovery::publish_heartbeat(const std::string& host, const std::stri
                                         const std::string& state, const nlohmann::json& details) {
   namespace param = store::param;
   // A new pid on the same (host, instance) is a restart: its started_at starts over.
-  OPFLEET_TRY_STATUS(db_->exec(R"SQL(
+  OPFLEET_TRY_STATUS(
+      db_->exec(R"SQL(
 INSERT INTO supervisors (host, instance, pid, started_at, heartbeat_at, workers, busy_slots,
                          total_slots, state, details)
 VALUES ($1, $2, $3::int, now(), now(), $4::int, $5::int, $6::int, $7, $8::jsonb)
@@ -47,11 +48,10 @@ ON CONFLICT (host, instance) DO UPDATE SET
   heartbeat_at = now(), workers = EXCLUDED.workers, busy_slots = EXCLUDED.busy_slots,
   total_slots = EXCLUDED.total_slots, state = EXCLUDED.state, details = EXCLUDED.details
 )SQL",
-                               {param::text(host), param::text(instance), param::int64(pid),
-                                param::int64(workers), param::int64(busy_slots),
-                                param::int64(total_slots), param::text(state),
-                                param::json(details)},
-                               store::Idempotent::kYes));
+                {param::text(host), param::text(instance), param::int64(pid), param::int64(workers),
+                 param::int64(busy_slots), param::int64(total_slots), param::text(state),
+                 param::json(details)},
+                store::Idempotent::kYes));
   return ok();
 }
 

@@ -59,8 +59,8 @@ class ClaimRecovery {
   // and `status --all` read it). Best effort on the same session as recovery: a failure
   // is returned for the caller to log, and the next beat tries again.
   Status publish_heartbeat(const std::string& host, const std::string& instance, int pid,
-                           int workers, int busy_slots, int total_slots,
-                           const std::string& state, const nlohmann::json& details);
+                           int workers, int busy_slots, int total_slots, const std::string& state,
+                           const nlohmann::json& details);
 
  private:
   Result<std::string> queue_url();

@@ -609,16 +609,16 @@ void Supervisor::publish_db_heartbeat() {
     if (c.state == ChildState::kRunning) ++running;
     busy += in_flight;
     total += slots;
-    workers.push_back({{"slot", i},
-                       {"pid", c.pid},
-                       {"worker_id", fmt::format("{}/{}/{}#{}", host, config_.instance, i,
-                                                 c.generation)},
-                       {"state", c.state != ChildState::kRunning ? to_string(c.state)
-                                 : in_flight > 0                  ? "busy"
-                                                                  : "idle"},
-                       {"slots", slots},
-                       {"busy", in_flight},
-                       {"restarts", c.restarts}});
+    workers.push_back(
+        {{"slot", i},
+         {"pid", c.pid},
+         {"worker_id", fmt::format("{}/{}/{}#{}", host, config_.instance, i, c.generation)},
+         {"state", c.state != ChildState::kRunning ? to_string(c.state)
+                   : in_flight > 0                 ? "busy"
+                                                   : "idle"},
+         {"slots", slots},
+         {"busy", in_flight},
+         {"restarts", c.restarts}});
   }
   const std::string state = table_.shutting_down() ? "stopping"
                             : !receiving_          ? "draining"

@@ -262,8 +262,7 @@ TEST(SupervisorControlTest, HealthzAndMetricsAnswer) {
             "SELECT workers, total_slots, state, jsonb_array_length(details->'workers') AS n "
             "FROM supervisors WHERE pid = $1::int",
             {store::param::int64(sup.pid())});
-        return rows && rows->size() == 1 &&
-               rows->front().get<int>("workers").value_or(0) == 2 &&
+        return rows && rows->size() == 1 && rows->front().get<int>("workers").value_or(0) == 2 &&
                rows->front().get<int>("total_slots").value_or(0) == 6 &&
                rows->front().get<std::string>("state").value_or("") == "running" &&
                rows->front().get<int>("n").value_or(0) == 2;
