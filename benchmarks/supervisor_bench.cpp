@@ -298,7 +298,13 @@ int main(int argc, char** argv) {
     // PSS splits shared pages among their users, and private memory is what one more
     // worker really costs.
     std::vector<double> worker_rss, worker_pss, worker_private;
-    for (const auto& w : sup.status()->workers) {
+    // Keep the status alive: a range-for over a member of a temporary dangles (C++20).
+    const auto status = sup.status();
+    if (!status) {
+      fmt::print(stderr, "supervisor_bench: no status from the supervisor\n");
+      return 1;
+    }
+    for (const auto& w : status->workers) {
       worker_rss.push_back(static_cast<double>(process_rss_bytes(w.pid).value_or(0)) / 1048576.0);
       worker_pss.push_back(smaps_mib(w.pid, "Pss"));
       worker_private.push_back(private_mib(w.pid));
