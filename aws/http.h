@@ -76,9 +76,9 @@ void http_global_init();
 // Splits "scheme://host[:port]/path?query" into parts; host keeps the port.
 struct UrlParts {
   std::string scheme;
-  std::string host;  // "example.com" or "127.0.0.1:4566"
-  std::string path;  // "/" when absent
-  std::string query; // without '?'
+  std::string host;   // "example.com" or "127.0.0.1:4566"
+  std::string path;   // "/" when absent
+  std::string query;  // without '?'
 };
 Result<UrlParts> parse_url(std::string_view url);
 

@@ -164,13 +164,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
-    if (a == "--runs") runs = v;
-    else if (a == "--workers") workers = v;
-    else if (a == "--slots") slots = v;
+    if (a == "--runs")
+      runs = v;
+    else if (a == "--workers")
+      workers = v;
+    else if (a == "--slots")
+      slots = v;
   }
   log::configure(log::Level::kWarn, log::Format::kText, "dispatch_bench");
-  const std::string bin =
-      (std::filesystem::path(argv[0]).parent_path() / "opfleet").string();
+  const std::string bin = (std::filesystem::path(argv[0]).parent_path() / "opfleet").string();
   const std::string tag = fmt::format("dbench{}", getpid());
   const std::string admin = env("OPFLEET_PG_ADMIN_URL");
   const std::string db_url = with_database(admin, tag);
@@ -221,8 +223,8 @@ int main(int argc, char** argv) {
     pids.push_back(spawn_worker(
         bin,
         {"worker", "--database-url", db_url, "--sqs-endpoint", env("OPFLEET_SQS_ENDPOINT"),
-         "--queue-name", spec.queue_name, "--slots", std::to_string(slots), "--receive-wait-s",
-         "1", "--log-format", "json", "--log-level", "warn", "--config", "/dev/null"},
+         "--queue-name", spec.queue_name, "--slots", std::to_string(slots), "--receive-wait-s", "1",
+         "--log-format", "json", "--log-level", "warn", "--config", "/dev/null"},
         logs.back()));
   }
   for (;;) {

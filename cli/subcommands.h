@@ -4,7 +4,7 @@
 namespace opfleet::cli {
 
 int run_version(int argc, char** argv);
-int run_config(int argc, char** argv);  // config/show_command.cpp
+int run_config(int argc, char** argv);     // config/show_command.cpp
 int run_provision(int argc, char** argv);  // sqs/provision_command.cpp
 int run_migrate(int argc, char** argv);    // store/migrate_command.cpp
 int run_worker(int argc, char** argv);     // worker/worker_command.cpp

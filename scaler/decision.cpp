@@ -9,9 +9,12 @@ namespace opfleet::scaler {
 
 const char* to_string(Action a) {
   switch (a) {
-    case Action::kNone: return "none";
-    case Action::kScaleOut: return "scale_out";
-    case Action::kScaleIn: return "scale_in";
+    case Action::kNone:
+      return "none";
+    case Action::kScaleOut:
+      return "scale_out";
+    case Action::kScaleIn:
+      return "scale_in";
   }
   return "none";
 }
@@ -71,21 +74,28 @@ Decision decide_threshold(const Policy& p, Decision d, std::int64_t visible, int
   double left = 0;
   if (static_cast<double>(visible) > up) {
     int to = std::min(p.limits.max, base + std::max(1, t.step_out));
-    if (to <= base) return hold(d, fmt::format("visible {} > {:g} but already at max {}", visible, up, p.limits.max));
+    if (to <= base)
+      return hold(
+          d, fmt::format("visible {} > {:g} but already at max {}", visible, up, p.limits.max));
     if (scale_out_cooling(p, d.history, now, &left)) {
-      return hold(d, fmt::format("visible {} > {:g}, scale-out cooldown {:.0f}s left", visible, up, left));
+      return hold(
+          d, fmt::format("visible {} > {:g}, scale-out cooldown {:.0f}s left", visible, up, left));
     }
     return act(d, Action::kScaleOut, to,
                fmt::format("visible {} > {} workers x {:g}", visible, base, t.up_per_worker), now);
   }
   if (static_cast<double>(visible) < down) {
     int to = std::max(p.limits.min, base - std::max(1, t.step_in));
-    if (to >= base) return hold(d, fmt::format("visible {} < {:g} but already at min {}", visible, down, p.limits.min));
+    if (to >= base)
+      return hold(
+          d, fmt::format("visible {} < {:g} but already at min {}", visible, down, p.limits.min));
     if (scale_in_cooling(p, d.history, now, &left)) {
-      return hold(d, fmt::format("visible {} < {:g}, scale-in cooldown {:.0f}s left", visible, down, left));
+      return hold(
+          d, fmt::format("visible {} < {:g}, scale-in cooldown {:.0f}s left", visible, down, left));
     }
     return act(d, Action::kScaleIn, to,
-               fmt::format("visible {} < {} workers x {:g}", visible, base, t.down_per_worker), now);
+               fmt::format("visible {} < {} workers x {:g}", visible, base, t.down_per_worker),
+               now);
   }
   return hold(d, fmt::format("visible {} within [{:g}, {:g}]", visible, down, up));
 }
@@ -103,8 +113,9 @@ Decision decide_target(const Policy& p, Decision d, std::int64_t visible, std::i
   if (need > base && per_worker > target * (1 + t.tolerance)) {
     d.history.low_since.reset();
     if (scale_out_cooling(p, d.history, now, &left)) {
-      return hold(d, fmt::format("backlog/worker {:.2f} > target {:g}, scale-out cooldown {:.0f}s left",
-                                 per_worker, target, left));
+      return hold(
+          d, fmt::format("backlog/worker {:.2f} > target {:g}, scale-out cooldown {:.0f}s left",
+                         per_worker, target, left));
     }
     return act(d, Action::kScaleOut, need,
                fmt::format("backlog {} over {} workers = {:.2f}/worker > target {:g}: need {}",
@@ -119,8 +130,9 @@ Decision decide_target(const Policy& p, Decision d, std::int64_t visible, std::i
                                  per_worker, target, low_for, t.scale_in_stable_for.count()));
     }
     if (scale_in_cooling(p, d.history, now, &left)) {
-      return hold(d, fmt::format("backlog/worker {:.2f} < target {:g}, scale-in cooldown {:.0f}s left",
-                                 per_worker, target, left));
+      return hold(d,
+                  fmt::format("backlog/worker {:.2f} < target {:g}, scale-in cooldown {:.0f}s left",
+                              per_worker, target, left));
     }
     int to = std::max(need, base - std::max(1, t.max_step_in));
     return act(d, Action::kScaleIn, to,

@@ -25,11 +25,11 @@ using Clock = std::chrono::system_clock;
 using Seconds = std::chrono::duration<double>;
 
 struct Metrics {
-  std::optional<std::int64_t> visible;    // ApproximateNumberOfMessages
-  std::optional<std::int64_t> in_flight;  // ApproximateNumberOfMessagesNotVisible
-  std::optional<std::int64_t> delayed;    // ApproximateNumberOfMessagesDelayed
+  std::optional<std::int64_t> visible;        // ApproximateNumberOfMessages
+  std::optional<std::int64_t> in_flight;      // ApproximateNumberOfMessagesNotVisible
+  std::optional<std::int64_t> delayed;        // ApproximateNumberOfMessagesDelayed
   std::optional<double> oldest_queued_age_s;  // from PostgreSQL
-  Clock::time_point observed_at{};        // when the queue metrics were read
+  Clock::time_point observed_at{};            // when the queue metrics were read
 };
 
 struct Capacity {
@@ -58,8 +58,8 @@ struct TargetPolicy {
   // Backlog per worker to hold: acceptable latency / mean op time (e.g. 60 s / 20 s = 3),
   // times the ops one worker runs at once.
   double target_backlog_per_worker = 3;
-  double tolerance = 0.1;        // no action while within ±10% of the target
-  int max_step_in = 2;           // workers removed per scale-in at most
+  double tolerance = 0.1;            // no action while within ±10% of the target
+  int max_step_in = 2;               // workers removed per scale-in at most
   Seconds scale_in_stable_for{120};  // the need must stay low this long before scaling in
 };
 
@@ -88,9 +88,9 @@ struct Decision {
   Action action = Action::kNone;
   int from = 0;
   int to = 0;
-  std::string reason;             // one sentence for logs and the scaling_events row
+  std::string reason;  // one sentence for logs and the scaling_events row
   std::optional<double> backlog_per_worker;
-  History history;                // to pass to the next call
+  History history;  // to pass to the next call
 };
 
 Decision decide(const Policy& policy, const Metrics& metrics, const Capacity& capacity,

@@ -34,8 +34,8 @@ enum class ClaimOutcome { kClaimed, kDuplicate, kFull };
 
 struct ClaimResult {
   ClaimOutcome outcome = ClaimOutcome::kFull;
-  int slot = -1;            // with kClaimed
-  int holder_worker = -1;   // with kDuplicate: the worker index that holds the key
+  int slot = -1;           // with kClaimed
+  int holder_worker = -1;  // with kDuplicate: the worker index that holds the key
 };
 
 std::uint32_t key_hash32(std::string_view key);

@@ -45,10 +45,10 @@ struct AtomicText {
 };
 
 struct ClaimSlot {
-  std::atomic<std::uint64_t> seq;          // seqlock sequence: odd while being written
-  std::atomic<std::uint32_t> state;        // ClaimState
-  std::atomic<std::uint32_t> key_hash32;   // quick filter before comparing keys
-  std::atomic<std::int64_t> fencing_token; // from the PostgreSQL claim (0 until then)
+  std::atomic<std::uint64_t> seq;            // seqlock sequence: odd while being written
+  std::atomic<std::uint32_t> state;          // ClaimState
+  std::atomic<std::uint32_t> key_hash32;     // quick filter before comparing keys
+  std::atomic<std::int64_t> fencing_token;   // from the PostgreSQL claim (0 until then)
   std::atomic<std::uint64_t> claimed_at_ns;  // CLOCK_MONOTONIC
   AtomicText<kKeyWords> key;
   AtomicText<kReceiptWords> receipt_handle;
@@ -56,11 +56,11 @@ struct ClaimSlot {
 
 struct WorkerSlot {
   std::atomic<std::int32_t> pid;
-  std::atomic<std::uint32_t> state;          // WorkerState
-  std::atomic<std::uint64_t> generation;     // bumped on every (re)start of this slot
-  std::atomic<std::uint64_t> heartbeat_ns;   // CLOCK_MONOTONIC, refreshed by the worker loop
+  std::atomic<std::uint32_t> state;         // WorkerState
+  std::atomic<std::uint64_t> generation;    // bumped on every (re)start of this slot
+  std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC, refreshed by the worker loop
   std::atomic<std::uint64_t> started_ns;
-  std::atomic<std::uint32_t> slots_total;    // concurrent ops this worker may run
+  std::atomic<std::uint32_t> slots_total;  // concurrent ops this worker may run
   std::atomic<std::uint32_t> slots_busy;
   std::atomic<std::uint64_t> ops_started;
   std::atomic<std::uint64_t> ops_succeeded;
@@ -71,7 +71,7 @@ struct WorkerSlot {
 };
 
 struct Header {
-  std::uint64_t magic;            // written last at creation (release), checked on attach
+  std::uint64_t magic;  // written last at creation (release), checked on attach
   std::uint32_t layout_version;
   std::uint32_t header_size;
   std::uint64_t segment_size;
@@ -79,9 +79,9 @@ struct Header {
   std::uint32_t max_claims_per_worker;
   std::atomic<std::int32_t> supervisor_pid;
   std::atomic<std::uint64_t> supervisor_start_ticks;  // /proc/<pid>/stat field 22 (pid reuse)
-  std::atomic<std::uint32_t> receiving;     // 0 = workers stop receiving (drain), 1 = receive
+  std::atomic<std::uint32_t> receiving;  // 0 = workers stop receiving (drain), 1 = receive
   std::atomic<std::uint32_t> desired_workers;
-  std::atomic<std::uint64_t> recoveries;    // claims recovered after worker deaths
+  std::atomic<std::uint64_t> recoveries;  // claims recovered after worker deaths
   std::atomic<std::uint64_t> worker_restarts;
 };
 

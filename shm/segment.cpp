@@ -4,9 +4,9 @@
 #include <cctype>
 #include <new>
 
+#include <fmt/format.h>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
-#include <fmt/format.h>
 
 #include "common/log.h"
 #include "common/proc.h"
@@ -19,7 +19,9 @@ struct SegmentHandle::Mapping {
   bip::mapped_region region;
 };
 
-std::string segment_name(std::string_view instance) { return fmt::format("opfleet-{}", instance); }
+std::string segment_name(std::string_view instance) {
+  return fmt::format("opfleet-{}", instance);
+}
 
 bool valid_instance_name(std::string_view instance) {
   if (instance.empty() || instance.size() > 64) return false;
@@ -30,12 +32,13 @@ bool valid_instance_name(std::string_view instance) {
 
 Status check_header(const Header& h, std::size_t mapped_size) {
   if (mapped_size < sizeof(Header)) {
-    return fail(Error::invalid(fmt::format("segment is {} bytes, smaller than a header", mapped_size)));
+    return fail(
+        Error::invalid(fmt::format("segment is {} bytes, smaller than a header", mapped_size)));
   }
   if (h.magic != kMagic) return fail(Error::invalid("bad magic: not an opfleet segment"));
   if (h.layout_version != kLayoutVersion) {
-    return fail(Error::invalid(fmt::format("layout version {} (this build speaks {})",
-                                           h.layout_version, kLayoutVersion)));
+    return fail(Error::invalid(
+        fmt::format("layout version {} (this build speaks {})", h.layout_version, kLayoutVersion)));
   }
   if (h.header_size != sizeof(Header) || h.segment_size != kSegmentSize ||
       mapped_size < kSegmentSize || h.max_workers != kMaxWorkers ||
@@ -78,15 +81,15 @@ Result<SegmentHandle> SegmentHandle::create(std::string_view instance, pid_t own
       pid_t pid = h->supervisor_pid.load();
       std::uint64_t ticks = h->supervisor_start_ticks.load();
       if (pid != owner_pid && process_alive(pid, ticks)) {
-        return fail(Error::make(ErrorKind::kConflict,
-                                fmt::format("instance '{}' is already run by supervisor pid {}",
-                                            instance, pid)));
+        return fail(Error::make(
+            ErrorKind::kConflict,
+            fmt::format("instance '{}' is already run by supervisor pid {}", instance, pid)));
       }
-      log::warn("shm_stale_segment", {{"segment", handle.name_}, {"old_supervisor_pid", pid},
-                                      {"action", "rebuild"}});
+      log::warn("shm_stale_segment",
+                {{"segment", handle.name_}, {"old_supervisor_pid", pid}, {"action", "rebuild"}});
     } else {
-      log::warn("shm_stale_segment", {{"segment", handle.name_}, {"reason", "foreign layout"},
-                                      {"action", "rebuild"}});
+      log::warn("shm_stale_segment",
+                {{"segment", handle.name_}, {"reason", "foreign layout"}, {"action", "rebuild"}});
     }
     bip::shared_memory_object::remove(handle.name_.c_str());
     handle.rebuilt_stale_ = true;
@@ -100,8 +103,8 @@ Result<SegmentHandle> SegmentHandle::create(std::string_view instance, pid_t own
     obj.truncate(static_cast<bip::offset_t>(kSegmentSize));
     handle.mapping_ = std::make_unique<Mapping>(Mapping{bip::mapped_region(obj, bip::read_write)});
   } catch (const bip::interprocess_exception& e) {
-    return fail(Error::make(ErrorKind::kInternal, fmt::format("cannot create segment '{}': {}",
-                                                              handle.name_, e.what())));
+    return fail(Error::make(ErrorKind::kInternal,
+                            fmt::format("cannot create segment '{}': {}", handle.name_, e.what())));
   }
   void* addr = handle.mapping_->region.get_address();
   // ftruncate gave us zeroed memory; construct the atomics in place (all start at zero).
