@@ -1,7 +1,7 @@
 #include "worker/message.h"
 
-#include <algorithm>
-#include <cctype>
+#include "jobs/job.h"
+
 
 #include <fmt/format.h>
 
@@ -13,13 +13,6 @@ std::string idempotency_key(std::string_view run_id, std::string_view step_key) 
 
 std::string deduplication_id(std::string_view idempotency_key, int attempt) {
   return fmt::format("{}#{}", idempotency_key, attempt);
-}
-
-bool valid_step_key(std::string_view key) {
-  if (key.empty() || key.size() > kMaxStepKeyLength) return false;
-  return std::all_of(key.begin(), key.end(), [](unsigned char c) {
-    return std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.';
-  });
 }
 
 std::string encode(const StepMessage& m) {
@@ -68,7 +61,8 @@ Result<StepMessage> decode(std::string_view body) {
   OPFLEET_TRY(m.run_id, string_field(j, "run_id"));
   OPFLEET_TRY(m.step_key, string_field(j, "step_key"));
   OPFLEET_TRY(m.idempotency_key, string_field(j, "idempotency_key"));
-  if (!valid_step_key(m.step_key)) {
+  // The job model's key rule keeps keys and dedup ids within SQS's limits.
+  if (!jobs::valid_key(m.step_key)) {
     return fail(Error::invalid(fmt::format("invalid step key '{}'", m.step_key)));
   }
   if (m.idempotency_key != idempotency_key(m.run_id, m.step_key)) {

@@ -18,7 +18,6 @@ namespace opfleet::worker {
 inline constexpr int kMessageVersion = 1;
 // Far below SQS's 256 KiB limit: a body this large is not one of ours.
 inline constexpr std::size_t kMaxMessageBytes = 64 * 1024;
-inline constexpr std::size_t kMaxStepKeyLength = 64;
 
 struct StepMessage {
   int version = kMessageVersion;
@@ -43,8 +42,5 @@ std::string encode(const StepMessage& m);
 // Parses and validates a body. The error message says why it is poison (for the DLQ log
 // line): oversize, not JSON, unknown version, missing or mistyped field, key mismatch.
 Result<StepMessage> decode(std::string_view body);
-
-// Step keys are [A-Za-z0-9_.-]{1,64} so keys and dedup ids stay within SQS's limits.
-bool valid_step_key(std::string_view key);
 
 }  // namespace opfleet::worker

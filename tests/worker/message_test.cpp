@@ -1,5 +1,7 @@
 #include "worker/message.h"
 
+#include "jobs/job.h"
+
 #include <gtest/gtest.h>
 
 namespace opfleet::worker {
@@ -77,11 +79,11 @@ TEST(Message, PoisonBodiesAreRejectedWithAReason) {
   }
 }
 
-TEST(Message, StepKeyRules) {
-  EXPECT_TRUE(valid_step_key("fast_1.a-b"));
-  EXPECT_FALSE(valid_step_key(""));
-  EXPECT_FALSE(valid_step_key(std::string(65, 'a')));
-  EXPECT_FALSE(valid_step_key("a#b"));
+TEST(Message, StepKeysFollowTheJobModelsRule) {
+  EXPECT_TRUE(jobs::valid_key("fast_1.a-b"));
+  EXPECT_FALSE(jobs::valid_key(""));
+  EXPECT_FALSE(jobs::valid_key(std::string(65, 'a')));
+  EXPECT_FALSE(jobs::valid_key("a#b"));
 }
 
 }  // namespace
