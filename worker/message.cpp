@@ -2,7 +2,6 @@
 
 #include "jobs/job.h"
 
-
 #include <fmt/format.h>
 
 namespace opfleet::worker {
@@ -43,8 +42,8 @@ Result<std::string> string_field(const nlohmann::json& j, const char* name) {
 
 Result<StepMessage> decode(std::string_view body) {
   if (body.size() > kMaxMessageBytes) {
-    return fail(Error::invalid(
-        fmt::format("message of {} bytes exceeds the {} byte limit", body.size(), kMaxMessageBytes)));
+    return fail(Error::invalid(fmt::format("message of {} bytes exceeds the {} byte limit",
+                                           body.size(), kMaxMessageBytes)));
   }
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail(Error::invalid("body is not valid JSON"));
