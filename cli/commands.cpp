@@ -30,6 +30,8 @@ std::span<const Command> commands() {
               &run_schedule},
       Command{"audit", "check exactly-once from PostgreSQL: duplicates, overlaps, lost, stuck",
               &run_audit},
+      Command{"loadsim", "play a load scenario with real faults; report latency, throughput, audit",
+              &run_loadsim},
       Command{"ui", "serve the read-only web dashboard: runs, fleet, queue, scaling, schedules",
               &run_ui},
   };

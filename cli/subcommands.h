@@ -20,6 +20,7 @@ int run_resume(int argc, char** argv);     // supervisor/control_commands.cpp
 int run_scale(int argc, char** argv);      // scaler/scale_command.cpp
 int run_schedule(int argc, char** argv);   // scheduler/schedule_command.cpp
 int run_audit(int argc, char** argv);      // audit/audit_command.cpp
+int run_loadsim(int argc, char** argv);    // loadsim/loadsim_command.cpp
 int run_ui(int argc, char** argv);         // ui/ui_command.cpp
 
 }  // namespace opfleet::cli

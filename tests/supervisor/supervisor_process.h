@@ -30,8 +30,10 @@ struct SupervisorSpec {
   int kill_grace_s = 1;
   int receive_wait_s = 1;
   std::string http_listen{};
-  std::string config_file{};  // empty: an empty file
-  std::string queue_name{};   // empty: the fleet's
+  std::string config_file{};   // empty: an empty file
+  std::string queue_name{};    // empty: the fleet's
+  std::string database_url{};  // empty: the fleet's (set: e.g. through a netfault proxy)
+  std::string sqs_endpoint{};  // empty: the fleet's
   std::vector<std::string> extra_args{};
   std::vector<std::string> extra_env{};  // NAME=value added to the environment
   bool wait_ready = true;                // return once supervisor_ready was logged
