@@ -286,13 +286,11 @@ std::string to_csv(const Report& r) {
 
 ChartSpec chart_spec(const Report& r) {
   ChartSpec spec;
-  const auto v = verdict(r);
   spec.title = fmt::format("opfleet loadsim: {}", r.scenario.name);
   spec.subtitle = fmt::format(
       "{} runs submitted at {} runs/s for {} (time scale {}), {} faults; audit {}", r.submitted,
       r.scenario.rate, config::format_duration(r.scenario.duration), r.scenario.time_scale,
       r.faults.size(), r.audit ? (r.audit->ok() ? "clean" : "FAILED") : "not run");
-  (void)v;
   const auto series = [&](std::string name, auto field, bool step) {
     ChartSeries s;
     s.name = std::move(name);
@@ -331,7 +329,8 @@ ChartSpec chart_spec(const Report& r) {
       spec.windows.push_back(
           {f.at_s, *f.end_s, fmt::format("{}{}{}", f.kind, who, f.ok ? "" : " FAILED")});
     } else if (f.kind == "kill_worker") {
-      spec.marks.push_back({f.at_s, fmt::format("kill {}{}", ++kill, f.ok ? "" : " (failed)")});
+      spec.marks.push_back(
+          {f.at_s, fmt::format("kill {}{}{}", ++kill, who, f.ok ? "" : " (failed)")});
     } else {
       spec.marks.push_back({f.at_s, f.kind + who});
     }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loadsim/plan.h"
+#include "loadsim/probe.h"
 #include "netfault/control.h"
 #include "netfault/tcp_proxy.h"
 #include "tests/supervisor/supervisor_process.h"
@@ -350,6 +351,53 @@ TEST_F(LoadsimTest, AStopHealsThePartitionAndStillReports) {
   ASSERT_EQ(r.report["faults"].size(), 1u);
   EXPECT_LT(r.report["faults"][0]["end_s"].get<double>(), 20);
   EXPECT_NE(r.output.find("interrupted"), std::string::npos) << r.output;
+}
+
+// The scaler's failure simulation records its faults in scaling_events; the report takes
+// those of its time span, pairs each window's start and end per source, and keeps the
+// failed ones as failed.
+TEST_F(LoadsimTest, FaultsTheScalerRecordedAreReadBackAsWindowsAndMarks) {
+  auto& db = fleet_.db();
+  auto now = db.exec("SELECT extract(epoch FROM now())::float8");
+  ASSERT_TRUE(now);
+  const double t0 = now->front().get<double>(0).value();
+  const auto insert = [&](double at, const char* source, const char* kind, const char* action,
+                          const char* fault, const char* reason) {
+    auto r = db.exec(
+        fmt::format("INSERT INTO scaling_events (at, source, kind, action, reason, details) VALUES "
+                    "(to_timestamp({}), '{}', '{}', '{}', '{}', '{{\"fault\":\"{}\"}}'::jsonb)",
+                    t0 + at, source, kind, action, reason, fault));
+    ASSERT_TRUE(r) << r.error().describe();
+  };
+  insert(-5, "scaler", "fault", "kill_worker", "kill_worker", "before the simulation");
+  insert(1, "scaler", "fault", "kill_worker", "kill_worker", "killed worker demo/1 (local)");
+  insert(2, "scaler", "fault", "partition", "partition", "cut both");
+  insert(3, "scaler-b", "error", "kill_worker", "kill_worker", "no worker running");
+  insert(4.5, "scaler", "fault", "heal", "partition", "healed");
+  insert(5, "scaler", "fault", "drain", "drain", "drained the fleet");
+  insert(6, "scaler", "error", "restore", "drain", "SIGUSR2 failed");
+  auto decision = db.exec(
+      fmt::format("INSERT INTO scaling_events (at, source, kind, action) VALUES (to_timestamp({}), "
+                  "'scaler', 'decision', 'scale_out')",
+                  t0 + 1.5));
+  ASSERT_TRUE(decision);
+
+  auto faults = loadsim::load_scaler_faults(db, t0).value();
+  ASSERT_EQ(faults.size(), 4u);
+  EXPECT_EQ(faults[0].kind, "kill_worker");
+  EXPECT_NEAR(faults[0].at_s, 1, 0.01);
+  EXPECT_FALSE(faults[0].end_s);
+  EXPECT_EQ(faults[0].detail, "killed worker demo/1 (local)");
+  EXPECT_EQ(faults[1].kind, "partition");
+  ASSERT_TRUE(faults[1].end_s);
+  EXPECT_NEAR(*faults[1].end_s, 4.5, 0.01);
+  EXPECT_TRUE(faults[1].ok);
+  EXPECT_EQ(faults[2].source, "scaler-b");
+  EXPECT_FALSE(faults[2].ok);
+  EXPECT_EQ(faults[3].kind, "drain");
+  ASSERT_TRUE(faults[3].end_s);
+  EXPECT_FALSE(faults[3].ok);
+  EXPECT_NE(faults[3].detail.find("SIGUSR2 failed"), std::string::npos);
 }
 
 }  // namespace
