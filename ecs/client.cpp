@@ -1,18 +1,14 @@
 #include "ecs/client.h"
 
 #include <algorithm>
-#include <cctype>
+#include <iterator>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "aws/http.h"
-#include "aws/sigv4.h"
-#include "common/log.h"
-#include "ecs/errors.h"
+#include "ecs/json_service.h"
 #include "ecs/wire.h"
 
 namespace opfleet::ecs {
@@ -23,32 +19,6 @@ using nlohmann::json;
 // 1000 pages of 100 are far more tasks or instances than one cluster holds; a server
 // that keeps paging past that is broken.
 constexpr int kMaxPages = 1000;
-
-// Failed attempts that say "ECS is unreachable or unwell" feed the breaker. An answer that
-// rejects the request (4xx) or asks us to slow down proves ECS is up: throttling is handled
-// by the backoff alone.
-bool is_outage(const Error& e) {
-  return e.kind == ErrorKind::kNetwork || e.kind == ErrorKind::kTimeout ||
-         e.kind == ErrorKind::kUnavailable;
-}
-
-Error circuit_open_error(std::string_view action, const CircuitBreaker& breaker,
-                         const Error* last) {
-  Error e = Error::make(
-      ErrorKind::kUnavailable,
-      fmt::format(
-          "ECS {}: circuit '{}' open after {} consecutive failures, next trial in {} ms{}{}",
-          action, breaker.name(), breaker.consecutive_failures(), breaker.remaining_open().count(),
-          last != nullptr ? "; last error: " : "", last != nullptr ? last->describe() : ""),
-      true);
-  e.code = kCircuitOpenCode;
-  return e;
-}
-
-Error with_action(std::string_view action, Error e) {
-  e.message = fmt::format("ECS {}: {}", action, e.message);
-  return e;
-}
 
 // Follows nextToken until the last page, refusing a token that comes back twice (a
 // server doing that would keep us here for ever).
@@ -74,119 +44,8 @@ Result<std::vector<std::string>> all_pages(Request request, std::string_view act
 }  // namespace
 
 Result<Client> Client::make(ClientConfig config) {
-  if (config.region.empty()) return fail(Error::invalid("ECS client: no AWS region configured"));
-  std::string endpoint =
-      config.endpoint.empty() ? wire::default_endpoint(config.region) : config.endpoint;
-  auto url = wire::request_url(endpoint);
-  if (!url) {
-    Error e = std::move(url).error();
-    e.message = fmt::format("ECS endpoint: {}", e.message);
-    return fail(std::move(e));
-  }
-  if (!config.credentials) config.credentials = aws::default_credentials_chain();
-  if (!config.sleep) {
-    config.sleep = [](Millis d) {
-      std::this_thread::sleep_for(d);
-      return true;
-    };
-  }
-  return Client(std::move(config), std::move(*url));
-}
-
-Client::Client(ClientConfig config, std::string url)
-    : config_(std::move(config)),
-      url_(std::move(url)),
-      http_(config_.transport ? nullptr : std::make_unique<aws::HttpClient>(config_.http)),
-      backoff_(config_.backoff),
-      breaker_(config_.name, config_.breaker,
-               config_.breaker_clock ? config_.breaker_clock
-                                     : CircuitBreaker::Clock([] { return SteadyClock::now(); })) {}
-
-Client::~Client() = default;
-Client::Client(Client&&) noexcept = default;
-Client& Client::operator=(Client&&) noexcept = default;
-
-Result<json> Client::attempt(std::string_view action, const std::string& payload) {
-  auto creds = config_.credentials->get();
-  // Credentials come from elsewhere (files, IMDS, the ECS agent): their failure says
-  // nothing about ECS, so it stays out of the breaker.
-  if (!creds) return fail(with_action(action, std::move(creds).error()));
-  aws::HttpRequest request = wire::build_request(url_, action, payload);
-  auto signed_ok = aws::sign_request(request, *creds, aws::SigningScope{config_.region, "ecs"});
-  if (!signed_ok) return fail(with_action(action, std::move(signed_ok).error()));
-
-  if (!breaker_.allow()) {
-    ++stats_.rejected_by_breaker;
-    return fail(circuit_open_error(action, breaker_, nullptr));
-  }
-  ++stats_.attempts;
-  const Millis timeout = config_.http.timeout;
-  auto response =
-      config_.transport ? config_.transport(request, timeout) : http_->send(request, timeout);
-  Result<json> result;
-  if (!response) {
-    result = fail(with_action(action, std::move(response).error()));
-  } else if (response->status < 200 || response->status >= 300) {
-    result = fail(error_from_response(action, *response));
-  } else {
-    const bool blank = std::all_of(response->body.begin(), response->body.end(),
-                                   [](unsigned char c) { return std::isspace(c) != 0; });
-    json answer =
-        blank ? json::object() : json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-    if (!answer.is_object()) {
-      result = fail(Error::internal(fmt::format(
-          "ECS {}: the answer is not a JSON object ({} bytes)", action, response->body.size())));
-    } else {
-      result = std::move(answer);
-    }
-  }
-  if (result || !is_outage(result.error())) {
-    breaker_.record_success();
-  } else {
-    breaker_.record_failure();
-  }
-  return result;
-}
-
-Result<json> Client::call(std::string_view action, const json& body) {
-  ++stats_.calls;
-  auto payload = wire::serialize(body);
-  if (!payload) {
-    ++stats_.failed_calls;
-    return fail(with_action(action, std::move(payload).error()));
-  }
-  const int max_attempts = backoff_.policy().max_attempts;
-  for (int n = 0;; ++n) {
-    auto r = attempt(action, *payload);
-    if (r) return r;
-    Error err = std::move(r).error();
-    const bool last = max_attempts > 0 && n + 1 >= max_attempts;
-    if (!err.retryable || last || err.code == kCircuitOpenCode) {
-      ++stats_.failed_calls;
-      return fail(std::move(err));
-    }
-    if (breaker_.state() == BreakerState::kOpen) {
-      // This failure opened the circuit: waiting out the backoff would only end in a
-      // fail-fast, so fail fast now and let the caller back off.
-      ++stats_.failed_calls;
-      return fail(circuit_open_error(action, breaker_, &err));
-    }
-    const Millis delay = backoff_.delay(n);
-    log::warn("ecs_retry", {{"client", config_.name},
-                            {"action", action},
-                            {"attempt", n + 1},
-                            {"max_attempts", max_attempts},
-                            {"delay_ms", delay.count()},
-                            {"error_kind", to_string(err.kind)},
-                            {"code", err.code},
-                            {"error", err.message}});
-    ++stats_.retries;
-    if (!config_.sleep(delay)) {
-      // Cancelled (shutdown): the caller gets the error that made us wait.
-      ++stats_.failed_calls;
-      return fail(std::move(err));
-    }
-  }
+  OPFLEET_TRY(aws::JsonClient base, aws::JsonClient::make(json_service(), std::move(config)));
+  return Client(std::move(base));
 }
 
 Result<Batch<Service>> Client::describe_services(std::string_view cluster,

@@ -1,14 +1,16 @@
 // An ECS client over the JSON 1.1 protocol (see ecs/wire.h for the wire format), for the
-// calls the scaler and the failure simulation need.
+// calls the scaler and the failure simulation need, on the shared AWS JSON client
+// (aws/json_client.h), which gives it its retries and circuit breaker, its counters
+// (stats()) and the breaker's state.
 //
 // Each call is retried on retryable errors (ThrottlingException, ServerException, 5xx,
-// network, timeouts) with full-jitter exponential backoff, one warn log line per retry;
-// non-retryable errors (bad parameters, unknown cluster or service, access denied) come
-// back at once. A circuit breaker counts consecutive failed attempts that look like an
-// outage (network, timeout, 5xx) across calls: once open, calls fail fast with a retryable
-// kUnavailable error (code "CircuitOpen") until a trial call succeeds, so a caller's loop
-// must back off too (retry_after() says for how long). Errors are returned, not logged:
-// the caller decides what a failure means.
+// network, timeouts) with full-jitter exponential backoff, one warn log line "ecs_retry"
+// per retry; non-retryable errors (bad parameters, unknown cluster or service, access
+// denied) come back at once. A circuit breaker counts consecutive failed attempts that look
+// like an outage (network, timeout, 5xx) across calls: once open, calls fail fast with a
+// retryable kUnavailable error (code "CircuitOpen") until a trial call succeeds, so a
+// caller's loop must back off too (retry_after() says for how long). Errors are returned,
+// not logged: the caller decides what a failure means.
 //
 // Every call here is idempotent (set a count, stop a task, set a state), so repeating a
 // request whose answer was lost does no harm.
@@ -20,42 +22,25 @@
 // per thread.
 #pragma once
 
-#include <cstdint>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
+#include "aws/json_client.h"
 #include "common/result.h"
-#include "common/retry.h"
 #include "ecs/client_config.h"
 #include "ecs/types.h"
 
 namespace opfleet::ecs {
 
-// Counters since the client was made (for metrics and tests).
-struct ClientStats {
-  std::uint64_t calls = 0;     // API calls (HTTP exchanges the caller asked for)
-  std::uint64_t attempts = 0;  // HTTP requests sent: first tries and retries
-  std::uint64_t retries = 0;   // backoff waits taken
-  std::uint64_t failed_calls = 0;
-  std::uint64_t rejected_by_breaker = 0;  // attempts failed fast while the circuit was open
-};
-
-class Client {
+class Client : public aws::JsonClient {
  public:
   // Fails with kInvalid when the endpoint is not an absolute http(s) URL or the region is
   // empty.
   static Result<Client> make(ClientConfig config);
-  ~Client();
-  Client(Client&&) noexcept;
-  Client& operator=(Client&&) noexcept;
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
 
   // DescribeServices for up to 10 services; the ones ECS does not know are failures
   // (reason MISSING).
@@ -97,27 +82,8 @@ class Client {
                                                       bool protection_enabled,
                                                       std::optional<int> expires_in_minutes = {});
 
-  const ClientStats& stats() const { return stats_; }
-  BreakerState breaker_state() const { return breaker_.state(); }
-  // How long until the breaker lets a call through again (zero unless open).
-  Millis retry_after() const { return breaker_.remaining_open(); }
-  const ClientConfig& config() const { return config_; }
-  // The URL requests are posted to.
-  const std::string& url() const { return url_; }
-
  private:
-  // One API call: serialize, then attempt/retry under the breaker.
-  Result<nlohmann::json> call(std::string_view action, const nlohmann::json& body);
-  Result<nlohmann::json> attempt(std::string_view action, const std::string& payload);
-
-  Client(ClientConfig config, std::string url);
-
-  ClientConfig config_;
-  std::string url_;
-  std::unique_ptr<aws::HttpClient> http_;
-  Backoff backoff_;
-  CircuitBreaker breaker_;
-  ClientStats stats_;
+  explicit Client(aws::JsonClient base) : aws::JsonClient(std::move(base)) {}
 };
 
 }  // namespace opfleet::ecs

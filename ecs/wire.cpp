@@ -213,38 +213,6 @@ Result<ArnPage> arn_page(const json& answer, const char* field, std::string_view
 
 }  // namespace
 
-std::string default_endpoint(std::string_view region) {
-  const char* suffix = region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-  return fmt::format("https://ecs.{}.{}", region, suffix);
-}
-
-Result<std::string> request_url(std::string_view endpoint) {
-  OPFLEET_TRY(aws::UrlParts parts, aws::parse_url(endpoint));
-  if (!parts.query.empty()) {
-    return fail(Error::invalid(fmt::format("ECS endpoint '{}' must not have a query", endpoint)));
-  }
-  return fmt::format("{}://{}{}", parts.scheme, parts.host, parts.path);
-}
-
-aws::HttpRequest build_request(const std::string& url, std::string_view action, std::string body) {
-  aws::HttpRequest r;
-  r.method = "POST";
-  r.url = url;
-  r.headers = {{"Content-Type", std::string(kContentType)},
-               {"X-Amz-Target", fmt::format("{}{}", kTargetPrefix, action)}};
-  r.body = std::move(body);
-  return r;
-}
-
-Result<std::string> serialize(const json& body) {
-  try {
-    return body.dump();
-  } catch (const json::exception& e) {
-    // type_error 316: a string holds bytes that are not UTF-8.
-    return fail(Error::invalid(fmt::format("request is not valid UTF-8 text: {}", e.what())));
-  }
-}
-
 Result<json> describe_services_body(std::string_view cluster,
                                     std::span<const std::string> services) {
   OPFLEET_TRY_STATUS(check_name("cluster", cluster));

@@ -1,6 +1,7 @@
 // The ECS JSON 1.1 protocol without any I/O: request bodies (validated before anything is
-// sent), the HTTP request that carries them, and the parsing of answers. Kept apart from
-// the client so that unit tests can check every byte that would go on the wire.
+// sent) and the parsing of answers. Kept apart from the client so that unit tests can
+// check every byte that would go on the wire; the HTTP request that carries a body is
+// aws/json_wire.h's, with ecs::json_service() (ecs/json_service.h).
 //
 // Every request is `POST /` to the configured endpoint with
 //   Content-Type: application/x-amz-json-1.1
@@ -10,6 +11,7 @@
 // (API_<Action>.html), which tests/ecs/recorded/*.json cite pair by pair.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,7 +19,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "aws/http.h"
 #include "common/result.h"
 #include "ecs/types.h"
 
@@ -35,19 +36,6 @@ inline constexpr std::size_t kMaxUpdateProtection = 10;
 inline constexpr int kMaxPageSize = 100;            // ListTasks, ListContainerInstances
 inline constexpr std::size_t kMaxStopReason = 255;  // StopTask reason
 inline constexpr int kMaxProtectionMinutes = 2880;  // UpdateTaskProtection, 48 h
-
-// "https://ecs.eu-west-1.amazonaws.com" for a region (".amazonaws.com.cn" in China).
-std::string default_endpoint(std::string_view region);
-
-// The URL every request is posted to: the endpoint with its path ("/" when none).
-// Rejects endpoints that are not absolute http(s) URLs or carry a query string.
-Result<std::string> request_url(std::string_view endpoint);
-
-// The unsigned HTTP request for `action` with `body` (already serialized JSON).
-aws::HttpRequest build_request(const std::string& url, std::string_view action, std::string body);
-
-// JSON text of a request body; kInvalid when a string is not valid UTF-8.
-Result<std::string> serialize(const nlohmann::json& body);
 
 // Request bodies. Each validates what ECS would reject, with the parameter named.
 Result<nlohmann::json> describe_services_body(std::string_view cluster,

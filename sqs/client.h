@@ -1,12 +1,14 @@
-// An SQS client over the JSON protocol (see sqs/wire.h for the wire format).
+// An SQS client over the JSON protocol (see sqs/wire.h for the wire format), on the
+// shared AWS JSON client (aws/json_client.h), which gives it its retries and circuit
+// breaker, its counters (stats()) and the breaker's state.
 //
 // Each call is retried on retryable errors (throttling, 5xx, network, timeouts) with
-// full-jitter exponential backoff, one warn log line per retry; non-retryable errors
-// (bad parameters, unknown queue, auth) come back at once. A circuit breaker counts
-// consecutive failed attempts across calls: once open, calls fail fast with a retryable
-// kUnavailable error (code "CircuitOpen") until a trial call succeeds, so a caller's loop
-// must back off too (retry_after() says for how long). Errors are returned, not logged:
-// the caller decides what a failure means.
+// full-jitter exponential backoff, one warn log line "sqs_retry" per retry; non-retryable
+// errors (bad parameters, unknown queue, auth) come back at once. A circuit breaker counts
+// consecutive failed attempts that look like an outage across calls: once open, calls fail
+// fast with a retryable kUnavailable error (code "CircuitOpen") until a trial call
+// succeeds, so a caller's loop must back off too (retry_after() says for how long). Errors
+// are returned, not logged: the caller decides what a failure means.
 //
 // Retries repeat the request as it was: a SendMessage to a standard queue whose answer
 // was lost may then be delivered twice (FIFO queues deduplicate it), and a
@@ -17,43 +19,25 @@
 // per thread.
 #pragma once
 
-#include <cstdint>
-#include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
+#include "aws/json_client.h"
 #include "common/result.h"
-#include "common/retry.h"
 #include "sqs/client_config.h"
 #include "sqs/queue_spec.h"
 #include "sqs/types.h"
 
 namespace opfleet::sqs {
 
-// Counters since the client was made (for metrics and tests).
-struct ClientStats {
-  std::uint64_t calls = 0;     // API calls made by the caller
-  std::uint64_t attempts = 0;  // HTTP requests sent: first tries and retries
-  std::uint64_t retries = 0;   // backoff waits taken
-  std::uint64_t failed_calls = 0;
-  std::uint64_t rejected_by_breaker = 0;  // calls failed fast while the circuit was open
-};
-
-class Client {
+class Client : public aws::JsonClient {
  public:
   // Fails with kInvalid when the endpoint is not an absolute http(s) URL or the region is
   // empty.
   static Result<Client> make(ClientConfig config);
-  ~Client();
-  Client(Client&&) noexcept;
-  Client& operator=(Client&&) noexcept;
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
 
   // CreateQueue; returns the queue URL. Succeeds for an existing queue with the same
   // attributes; kConflict (QueueNameExists) when they differ.
@@ -88,28 +72,8 @@ class Client {
   // Every page of ListQueues (SQS lists at most 1000 queues without a prefix).
   Result<std::vector<std::string>> list_queues(std::string_view prefix = {});
 
-  const ClientStats& stats() const { return stats_; }
-  BreakerState breaker_state() const { return breaker_.state(); }
-  // How long until the breaker lets a call through again (zero unless open).
-  Millis retry_after() const { return breaker_.remaining_open(); }
-  const ClientConfig& config() const { return config_; }
-  // The URL requests are posted to.
-  const std::string& url() const { return url_; }
-
  private:
-  // One API call: serialize, then attempt/retry under the breaker.
-  Result<nlohmann::json> call(std::string_view action, const nlohmann::json& body, Millis timeout);
-  Result<nlohmann::json> attempt(std::string_view action, const std::string& payload,
-                                 Millis timeout);
-
-  Client(ClientConfig config, std::string url);
-
-  ClientConfig config_;
-  std::string url_;
-  std::unique_ptr<aws::HttpClient> http_;
-  Backoff backoff_;
-  CircuitBreaker breaker_;
-  ClientStats stats_;
+  explicit Client(aws::JsonClient base) : aws::JsonClient(std::move(base)) {}
 };
 
 }  // namespace opfleet::sqs

@@ -1,30 +1,29 @@
-// SQS error responses turned into typed errors.
+// SQS error responses turned into typed errors: aws/json_errors.h with SQS's codes
+// (sqs/json_service.cpp).
 // A JSON-protocol error carries its code in the body ("__type":
 // "com.amazonaws.sqs#QueueDoesNotExist", sometimes "code") and, for compatibility with the
 // older query protocol, in the header "x-amzn-query-error:
 // AWS.SimpleQueueService.NonExistentQueue;Sender". Either name is recognised; Error::code
 // keeps the JSON code when there is one (the query code otherwise).
+//
+// Kinds: QueueDoesNotExist -> kNotFound, throttling -> kThrottled, parameter errors ->
+// kInvalid, QueueNameExists -> kConflict, InternalError/ServiceUnavailable ->
+// kUnavailable, signature/credential errors -> kAuth. Unknown codes fall back on the HTTP
+// status (5xx -> kUnavailable, 429 -> kThrottled, 401/403 -> kAuth, 404 -> kNotFound,
+// other 4xx -> kInvalid); with neither, a server-side fault is kUnavailable.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 #include "aws/http.h"
+#include "aws/json_errors.h"
 #include "common/result.h"
 
 namespace opfleet::sqs {
 
-// Kind of an SQS error code: QueueDoesNotExist -> kNotFound, throttling -> kThrottled,
-// parameter errors -> kInvalid, QueueNameExists -> kConflict, InternalError/ServiceUnavailable
-// -> kUnavailable, signature/credential errors -> kAuth. Unknown codes fall back on the
-// HTTP status (5xx -> kUnavailable, 429 -> kThrottled, 401/403 -> kAuth, 404 -> kNotFound,
-// other 4xx -> kInvalid); with neither, a server-side fault is kUnavailable.
-ErrorKind classify_error_code(std::string_view code, int http_status, bool sender_fault = true);
-
-// Only throttling and service-side failures are worth repeating unchanged.
-bool retryable_kind(ErrorKind kind);
-
 // Builds the typed error for `code`. `action` ("SendMessage") prefixes the message.
+// `sender_fault` decides an unknown code without an HTTP status (a batch entry).
 Error make_service_error(std::string_view action, std::string code, std::string_view message,
                          int http_status, bool sender_fault = true);
 
@@ -32,12 +31,8 @@ Error make_service_error(std::string_view action, std::string code, std::string_
 // is classified by status alone).
 Error error_from_response(std::string_view action, const aws::HttpResponse& response);
 
-// "com.amazonaws.sqs#QueueDoesNotExist" -> "QueueDoesNotExist";
-// "ValidationException:http://internal..." -> "ValidationException".
-std::string normalize_error_code(std::string_view raw);
-
 // The error a call gets while the client's circuit breaker is open: kUnavailable,
 // retryable, code "CircuitOpen".
-inline constexpr const char* kCircuitOpenCode = "CircuitOpen";
+using aws::kCircuitOpenCode;
 
 }  // namespace opfleet::sqs

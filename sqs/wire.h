@@ -1,6 +1,7 @@
 // The SQS JSON protocol without any I/O: request bodies (validated before anything is
-// sent), the HTTP request that carries them, and the parsing of answers. Kept apart from
-// the client so that unit tests can check every byte that would go on the wire.
+// sent) and the parsing of answers. Kept apart from the client so that unit tests can
+// check every byte that would go on the wire; the HTTP request that carries a body is
+// aws/json_wire.h's, with sqs::json_service() (sqs/json_service.h).
 //
 // Every request is `POST /` to the configured endpoint with
 //   Content-Type: application/x-amz-json-1.0
@@ -16,7 +17,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "aws/http.h"
 #include "common/result.h"
 #include "sqs/types.h"
 
@@ -31,20 +31,6 @@ inline constexpr int kMaxWaitSeconds = 20;
 inline constexpr int kMaxVisibilityTimeout = 43200;
 inline constexpr int kMaxDelaySeconds = 900;
 inline constexpr std::size_t kMaxBatchIdLength = 80;
-
-// "https://sqs.eu-west-1.amazonaws.com" for a region (".amazonaws.com.cn" in China).
-std::string default_endpoint(std::string_view region);
-
-// The URL every request is posted to: the endpoint with its path ("/" when none).
-// Rejects endpoints that are not absolute http(s) URLs or carry a query string.
-Result<std::string> request_url(std::string_view endpoint);
-
-// The unsigned HTTP request for `action` with `body` (already serialized JSON).
-aws::HttpRequest build_request(const std::string& url, std::string_view action, std::string body);
-
-// JSON text of a request body. Fails with kInvalid when a string is not valid UTF-8
-// (SQS accepts only Unicode text in bodies and attribute values).
-Result<std::string> serialize(const nlohmann::json& body);
 
 // Request bodies. Each validates what SQS would reject, with the parameter named.
 Result<nlohmann::json> create_queue_body(std::string_view name, const Attributes& attributes);

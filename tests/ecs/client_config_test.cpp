@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "aws/credentials.h"
 #include "config/config.h"
+#include "ecs/client.h"
 
 namespace opfleet::ecs {
 namespace {
@@ -91,6 +93,18 @@ TEST(EcsClientConfig, NamedProfileSelectsProfileCredentials) {
   auto c = client_config_from_options(p->vm);
   ASSERT_TRUE(c) << c.error().describe();
   EXPECT_TRUE(c->credentials);
+}
+
+TEST(EcsClientConfig, NoEndpointMeansTheRegionalAwsEndpoint) {
+  auto p = parse({"--region", "eu-west-3"});
+  ASSERT_TRUE(p) << p.error().describe();
+  auto c = client_config_from_options(p->vm);
+  ASSERT_TRUE(c) << c.error().describe();
+  c->credentials = aws::static_credentials({"AKIDEXAMPLE", "secret", "", std::nullopt, "test"});
+  auto client = Client::make(*c);
+  ASSERT_TRUE(client) << client.error().describe();
+  EXPECT_EQ(client->url(), "https://ecs.eu-west-3.amazonaws.com/");
+  EXPECT_EQ(client->config().name, "ecs");  // names the breaker and the retry log lines
 }
 
 }  // namespace

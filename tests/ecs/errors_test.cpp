@@ -1,39 +1,24 @@
-// ECS error answers -> typed errors, without a server.
+// ECS error answers -> typed errors, without a server: ECS's codes (what every service
+// shares is tested in tests/aws/json_errors_test.cpp).
 #include "ecs/errors.h"
 
 #include <gtest/gtest.h>
 
 #include "ecs/types.h"
+#include "tests/aws/error_cases.h"
 
 namespace opfleet::ecs {
 namespace {
 
-aws::HttpResponse response(long status, std::string body, aws::Headers headers = {}) {
-  aws::HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
-
-struct CodeCase {
-  const char* type;
-  int status;
-  ErrorKind kind;
-  bool retryable;
-};
+using aws::testing::CodeCase;
+using aws::testing::response;
 
 class EcsErrorCodes : public ::testing::TestWithParam<CodeCase> {};
 
 TEST_P(EcsErrorCodes, MapToKindAndRetryability) {
-  const CodeCase& c = GetParam();
-  auto e = error_from_response(
-      "UpdateService",
-      response(c.status, std::string(R"({"__type":")") + c.type + R"(","message":"m"})"));
-  EXPECT_EQ(e.kind, c.kind) << c.type << " -> " << to_string(e.kind);
-  EXPECT_EQ(e.retryable, c.retryable) << c.type;
-  EXPECT_EQ(e.http_status, c.status);
-  EXPECT_EQ(e.code, normalize_error_code(c.type));
+  aws::testing::expect_code_case(GetParam(), [](const aws::HttpResponse& r) {
+    return error_from_response("UpdateService", r);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -65,52 +50,13 @@ INSTANTIATE_TEST_SUITE_P(
         CodeCase{"SomethingNew", 429, ErrorKind::kThrottled, true},
         CodeCase{"SomethingNew", 404, ErrorKind::kNotFound, false},
         CodeCase{"SomethingNew", 400, ErrorKind::kInvalid, false}),
-    [](const ::testing::TestParamInfo<CodeCase>& param_info) {
-      // The raw type (namespace included) and the status: unique, and says what is tested.
-      std::string name =
-          std::string(param_info.param.type) + "_" + std::to_string(param_info.param.status);
-      std::erase_if(
-          name, [](char ch) { return !std::isalnum(static_cast<unsigned char>(ch)) && ch != '_'; });
-      return name;
-    });
+    aws::testing::case_name);
 
 TEST(EcsErrors, MessageNamesActionCodeAndText) {
   auto e = error_from_response(
       "DescribeServices",
       response(400, R"({"__type":"ClusterNotFoundException","message":"Cluster not found."})"));
   EXPECT_EQ(e.message, "ECS DescribeServices: ClusterNotFoundException: Cluster not found.");
-}
-
-TEST(EcsErrors, CapitalisedMessageFieldIsRead) {
-  auto e = error_from_response(
-      "ListTasks",
-      response(400, R"({"__type":"InvalidParameterException","Message":"bad token"})"));
-  EXPECT_EQ(e.kind, ErrorKind::kInvalid);
-  EXPECT_NE(e.message.find("bad token"), std::string::npos) << e.message;
-}
-
-TEST(EcsErrors, ErrorTypeHeaderServesWhenTheBodyHasNoCode) {
-  auto e = error_from_response(
-      "StopTask", response(400, "", {{"x-amzn-errortype", "AccessDeniedException:http://x/"}}));
-  EXPECT_EQ(e.kind, ErrorKind::kAuth);
-  EXPECT_EQ(e.code, "AccessDeniedException");
-}
-
-TEST(EcsErrors, NonJsonBodyIsClassifiedByStatus) {
-  auto e =
-      error_from_response("UpdateService", response(502, "<html><body>Bad Gateway</body></html>"));
-  EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
-  EXPECT_TRUE(e.retryable);
-  EXPECT_TRUE(e.code.empty());
-  EXPECT_NE(e.message.find("non-JSON body"), std::string::npos) << e.message;
-}
-
-TEST(EcsErrors, NormalizeStripsNamespaceAndSuffix) {
-  EXPECT_EQ(normalize_error_code("com.amazonaws.ecs#ServiceNotFoundException"),
-            "ServiceNotFoundException");
-  EXPECT_EQ(normalize_error_code("ThrottlingException:http://internal.amazon.com/"),
-            "ThrottlingException");
-  EXPECT_EQ(normalize_error_code(" ServerException "), "ServerException");
 }
 
 TEST(EcsErrors, FailureEntriesBecomeTypedErrors) {

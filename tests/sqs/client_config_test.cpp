@@ -1,10 +1,9 @@
-// sqs::ClientConfig from parsed options (the keys config::aws_options() declares).
+// sqs::ClientConfig from parsed options (the keys config::aws_options() declares); the
+// region's fallbacks are tested in tests/aws/client_options_test.cpp.
 #include "sqs/client_config.h"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <optional>
 #include <string>
 
 namespace opfleet::sqs {
@@ -15,32 +14,6 @@ namespace po = boost::program_options;
 void put(po::variables_map& vm, const std::string& key, boost::any value) {
   vm.emplace(key, po::variable_value(value, false));
 }
-
-// Sets or unsets an environment variable for the scope of one test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value == nullptr) {
-      ::unsetenv(name);
-    } else {
-      ::setenv(name, value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 TEST(SqsClientConfig, ReadsEndpointRegionAndTuning) {
   po::variables_map vm;
@@ -64,8 +37,8 @@ TEST(SqsClientConfig, ReadsEndpointRegionAndTuning) {
 }
 
 TEST(SqsClientConfig, UndeclaredOptionsKeepTheDefaults) {
-  ScopedEnv region("AWS_REGION", "ap-south-1");
   po::variables_map vm;
+  put(vm, "region", std::string("ap-south-1"));
   auto c = client_config_from_options(vm);
   ASSERT_TRUE(c) << c.error().describe();
   EXPECT_TRUE(c->endpoint.empty());
@@ -75,17 +48,6 @@ TEST(SqsClientConfig, UndeclaredOptionsKeepTheDefaults) {
   EXPECT_EQ(c->backoff.cap, Millis(16000));
   EXPECT_EQ(c->backoff.max_attempts, 6);
   EXPECT_EQ(c->breaker.failure_threshold, 5);
-}
-
-TEST(SqsClientConfig, NoRegionAnywhereIsAnError) {
-  ScopedEnv r1("AWS_REGION", nullptr);
-  ScopedEnv r2("AWS_DEFAULT_REGION", nullptr);
-  po::variables_map vm;
-  put(vm, "region", std::string());
-  auto c = client_config_from_options(vm);
-  ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().kind, ErrorKind::kInvalid);
-  EXPECT_NE(c.error().message.find("region"), std::string::npos);
 }
 
 TEST(SqsClientConfig, CapBelowBaseIsAnError) {

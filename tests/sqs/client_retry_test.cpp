@@ -224,16 +224,6 @@ TEST(SqsClient, CancelledSleepStopsRetrying) {
   EXPECT_EQ(sqs.seen.size(), 1u);
 }
 
-TEST(SqsClient, SleepUnlessStoppedReturnsEarlyOnStop) {
-  std::stop_source stop;
-  SleepFn sleep = sleep_unless_stopped(stop.get_token());
-  EXPECT_TRUE(sleep(Millis(1)));
-  std::jthread stopper([&] { stop.request_stop(); });
-  const auto t0 = SteadyClock::now();
-  EXPECT_FALSE(sleep(Millis(60000)));
-  EXPECT_LT(SteadyClock::now() - t0, std::chrono::seconds(30));
-}
-
 TEST(SqsClient, LongPollExtendsTheHttpTimeout) {
   FakeSqs sqs;
   auto client = Client::make(sqs.config()).value();

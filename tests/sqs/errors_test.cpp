@@ -1,20 +1,17 @@
-// SQS error answers -> typed errors, without a server.
+// SQS error answers -> typed errors, without a server: SQS's codes and its query-protocol
+// header (what every service shares is tested in tests/aws/json_errors_test.cpp).
 #include "sqs/errors.h"
 
 #include <gtest/gtest.h>
 
 #include "sqs/types.h"
+#include "tests/aws/error_cases.h"
 
 namespace opfleet::sqs {
 namespace {
 
-aws::HttpResponse response(long status, std::string body, aws::Headers headers = {}) {
-  aws::HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
+using aws::testing::CodeCase;
+using aws::testing::response;
 
 TEST(SqsErrors, QueueDoesNotExistIsNotFoundWithItsCode) {
   // What SQS (and fauxqs) answer over the JSON protocol.
@@ -41,31 +38,11 @@ TEST(SqsErrors, QueryErrorHeaderAloneGivesTheCode) {
   EXPECT_EQ(e.code, "AWS.SimpleQueueService.NonExistentQueue");
 }
 
-TEST(SqsErrors, CodeFieldIsReadWhenTypeIsAbsent) {
-  auto e = error_from_response("ReceiveMessage",
-                               response(400, R"({"code":"InvalidParameterValue","Message":"x"})"));
-  EXPECT_EQ(e.kind, ErrorKind::kInvalid);
-  EXPECT_EQ(e.code, "InvalidParameterValue");
-  EXPECT_NE(e.message.find(": x"), std::string::npos) << e.message;
-}
-
-struct CodeCase {
-  const char* type;
-  int status;
-  ErrorKind kind;
-  bool retryable;
-};
-
 class SqsErrorCodes : public ::testing::TestWithParam<CodeCase> {};
 
 TEST_P(SqsErrorCodes, MapToKindAndRetryable) {
-  const CodeCase& c = GetParam();
-  auto e = error_from_response(
-      "Action", response(c.status, std::string(R"({"__type":")") + c.type + R"(","message":"m"})"));
-  EXPECT_EQ(e.kind, c.kind) << c.type << " -> " << to_string(e.kind);
-  EXPECT_EQ(e.retryable, c.retryable) << c.type;
-  EXPECT_EQ(e.code, normalize_error_code(c.type));
-  EXPECT_EQ(e.http_status, c.status);
+  aws::testing::expect_code_case(
+      GetParam(), [](const aws::HttpResponse& r) { return error_from_response("Action", r); });
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -99,32 +76,8 @@ INSTANTIATE_TEST_SUITE_P(
         CodeCase{"com.amazonaws.sqs#SomethingNew", 400, ErrorKind::kInvalid, false},
         CodeCase{"SomethingNew", 429, ErrorKind::kThrottled, true},
         CodeCase{"SomethingNew", 403, ErrorKind::kAuth, false},
-        CodeCase{"SomethingNew", 502, ErrorKind::kUnavailable, true}));
-
-TEST(SqsErrors, NonJsonServerErrorIsUnavailableAndRetryable) {
-  auto e =
-      error_from_response("SendMessage", response(502, "<html><body>Bad Gateway</body></html>"));
-  EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
-  EXPECT_TRUE(e.retryable);
-  EXPECT_TRUE(e.code.empty());
-  EXPECT_EQ(e.http_status, 502);
-  EXPECT_NE(e.message.find("non-JSON"), std::string::npos) << e.message;
-}
-
-TEST(SqsErrors, ErrorTypeHeaderIsTheLastResort) {
-  auto e = error_from_response(
-      "SendMessage",
-      response(400, "", {{"x-amzn-errortype", "ValidationException:http://internal.amazon.com/"}}));
-  EXPECT_EQ(e.code, "ValidationException");
-  EXPECT_EQ(e.kind, ErrorKind::kInvalid);
-}
-
-TEST(SqsErrors, NormalizeStripsNamespaceAndSuffix) {
-  EXPECT_EQ(normalize_error_code("com.amazonaws.sqs#QueueDoesNotExist"), "QueueDoesNotExist");
-  EXPECT_EQ(normalize_error_code("ValidationException:http://x/y"), "ValidationException");
-  EXPECT_EQ(normalize_error_code("ThrottlingException"), "ThrottlingException");
-  EXPECT_EQ(normalize_error_code(""), "");
-}
+        CodeCase{"SomethingNew", 502, ErrorKind::kUnavailable, true}),
+    aws::testing::case_name);
 
 TEST(SqsErrors, BatchEntryErrorsAreTypedAndReceiverFaultsRetryable) {
   BatchEntryError bad_handle{"e1", "ReceiptHandleIsInvalid", "The input receipt handle is invalid.",

@@ -1,20 +1,21 @@
-#include "sqs/client_config.h"
+#include "aws/client_options.h"
 
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <fmt/format.h>
 #include <boost/any.hpp>
 
-namespace opfleet::sqs {
+namespace opfleet::aws {
 namespace {
+
+namespace po = boost::program_options;
 
 // The string value of `key`, or empty when the command does not declare it or it has
 // no value.
-Result<std::string> option(const boost::program_options::variables_map& vm, const char* key) {
+Result<std::string> option(const po::variables_map& vm, const std::string& key) {
   auto it = vm.find(key);
   if (it == vm.end() || it->second.empty()) return std::string();
   try {
@@ -25,8 +26,7 @@ Result<std::string> option(const boost::program_options::variables_map& vm, cons
 }
 
 // The int value of `key`, or nullopt when the command does not declare it.
-Result<std::optional<int>> int_option(const boost::program_options::variables_map& vm,
-                                      const char* key) {
+Result<std::optional<int>> int_option(const po::variables_map& vm, const std::string& key) {
   auto it = vm.find(key);
   if (it == vm.end() || it->second.empty()) return std::optional<int>();
   try {
@@ -54,9 +54,10 @@ SleepFn sleep_unless_stopped(std::stop_token token) {
   };
 }
 
-Result<ClientConfig> client_config_from_options(const boost::program_options::variables_map& vm) {
-  ClientConfig c;
-  OPFLEET_TRY(c.endpoint, option(vm, "sqs-endpoint"));
+Result<ClientOptions> client_options_from(const po::variables_map& vm, std::string_view prefix) {
+  auto key = [prefix](std::string_view name) { return fmt::format("{}-{}", prefix, name); };
+  ClientOptions c;
+  OPFLEET_TRY(c.endpoint, option(vm, key("endpoint")));
   OPFLEET_TRY(std::string region, option(vm, "region"));
   // The AWS CLI and SDKs read these: honour them when opfleet's own setting is absent.
   if (region.empty()) region = env("AWS_REGION");
@@ -67,31 +68,32 @@ Result<ClientConfig> client_config_from_options(const boost::program_options::va
   }
   c.region = std::move(region);
 
-  // Tuning, when the command declares it (config::aws_options() does).
-  OPFLEET_TRY(auto base_ms, int_option(vm, "sqs-retry-base-ms"));
-  OPFLEET_TRY(auto cap_ms, int_option(vm, "sqs-retry-cap-ms"));
-  OPFLEET_TRY(auto max_attempts, int_option(vm, "sqs-retry-max-attempts"));
-  OPFLEET_TRY(auto threshold, int_option(vm, "sqs-breaker-threshold"));
-  OPFLEET_TRY(auto open_ms, int_option(vm, "sqs-breaker-open-ms"));
+  // Tuning, when the command declares it (config::aws_options() does for SQS).
+  OPFLEET_TRY(auto base_ms, int_option(vm, key("retry-base-ms")));
+  OPFLEET_TRY(auto cap_ms, int_option(vm, key("retry-cap-ms")));
+  OPFLEET_TRY(auto max_attempts, int_option(vm, key("retry-max-attempts")));
+  OPFLEET_TRY(auto threshold, int_option(vm, key("breaker-threshold")));
+  OPFLEET_TRY(auto open_ms, int_option(vm, key("breaker-open-ms")));
   if (base_ms) c.backoff.base = Millis(*base_ms);
   if (cap_ms) c.backoff.cap = Millis(*cap_ms);
   if (max_attempts) c.backoff.max_attempts = *max_attempts;
   if (threshold) c.breaker.failure_threshold = *threshold;
   if (open_ms) c.breaker.open_for = Millis(*open_ms);
   if (c.backoff.cap < c.backoff.base) {
-    return fail(Error::invalid(fmt::format("sqs-retry-cap-ms ({}) is below sqs-retry-base-ms ({})",
-                                           c.backoff.cap.count(), c.backoff.base.count())));
+    return fail(Error::invalid(fmt::format("{} ({}) is below {} ({})", key("retry-cap-ms"),
+                                           c.backoff.cap.count(), key("retry-base-ms"),
+                                           c.backoff.base.count())));
   }
 
   // A named profile means exactly that profile; otherwise the usual chain (environment,
   // $AWS_PROFILE or default profile, ECS container, EC2 instance).
   OPFLEET_TRY(std::string profile, option(vm, "aws-profile"));
   if (!profile.empty()) {
-    aws::ProfileOptions named;
+    ProfileOptions named;
     named.profile = profile;
-    c.credentials = aws::profile_credentials(std::move(named));
+    c.credentials = profile_credentials(std::move(named));
   }
   return c;
 }
 
-}  // namespace opfleet::sqs
+}  // namespace opfleet::aws
