@@ -21,7 +21,8 @@
 namespace opfleet::shm {
 
 inline constexpr std::uint64_t kMagic = 0x31544C4645504F00ULL;  // "\0OPFLEET1" little-endian-ish
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// 2: ClaimState::kReceived (a received message recorded before its key is claimed).
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kMaxWorkers = 64;
 inline constexpr std::uint32_t kMaxClaimsPerWorker = 16;
 inline constexpr std::size_t kKeyWords = 16;       // 128 bytes: run_id#step_key
@@ -35,7 +36,10 @@ enum class WorkerState : std::uint32_t {
   kExited = 4,    // reaped; claims being recovered by the supervisor
 };
 
-enum class ClaimState : std::uint32_t { kEmpty = 0, kClaimed = 1 };
+// kReceived: a message SQS handed to the worker, recorded (receipt handle only: no key,
+// token 0) the moment the receive returns, so that crash recovery can make it visible again
+// before the worker got round to claiming it. kClaimed: the key is claimed on this host.
+enum class ClaimState : std::uint32_t { kEmpty = 0, kClaimed = 1, kReceived = 2 };
 
 // A fixed-size string stored as relaxed atomic words (copied under the slot's seqlock).
 template <std::size_t Words>
@@ -47,7 +51,7 @@ struct AtomicText {
 struct ClaimSlot {
   std::atomic<std::uint64_t> seq;            // seqlock sequence: odd while being written
   std::atomic<std::uint32_t> state;          // ClaimState
-  std::atomic<std::uint32_t> key_hash32;     // quick filter before comparing keys
+  std::atomic<std::uint32_t> key_hash32;     // quick filter before comparing keys (0: no key)
   std::atomic<std::int64_t> fencing_token;   // from the PostgreSQL claim (0 until then)
   std::atomic<std::uint64_t> claimed_at_ns;  // CLOCK_MONOTONIC
   AtomicText<kKeyWords> key;

@@ -65,7 +65,9 @@ Result<std::string> ClaimRecovery::queue_url() {
 RecoveryReport ClaimRecovery::recover(shm::Segment& segment, std::uint32_t index, TimePoint since,
                                       const std::string& note) {
   RecoveryReport report;
-  const std::vector<shm::ClaimRecord> claims = shm::read_claims(segment.workers[index]);
+  // Received messages not claimed yet count too: they have a receipt handle, no key and
+  // token 0, so only their visibility is reset below.
+  const std::vector<shm::ClaimRecord> claims = shm::read_slots_in_use(segment.workers[index]);
   report.claims = static_cast<int>(claims.size());
   // The dead worker's slot is ours now (one writer). Clear it before any message becomes
   // visible: a worker receiving one would otherwise still find the dead claim in shared

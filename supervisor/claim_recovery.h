@@ -9,7 +9,9 @@
 // dead worker's lease still held it, and would then hide for a whole visibility timeout.
 // A claim with fencing token 0 was never claimed in PostgreSQL (or its token was not yet
 // published): only its message is made visible; if the step was in fact claimed, the
-// next worker finds the lease held and the step is taken over after lease expiry.
+// next worker finds the lease held and the step is taken over after lease expiry. That
+// includes a slot in state kReceived (a message received, its key not claimed yet): it
+// has a receipt handle and no key.
 // The slot's claims are cleared first of all (from a snapshot), so that the worker that
 // receives a handed-back message does not take the dead claim for a live duplicate.
 //

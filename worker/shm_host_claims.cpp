@@ -70,21 +70,30 @@ pid_t ShmHostClaims::supervisor_pid() const {
   return segment_->header.supervisor_pid.load(std::memory_order_acquire);
 }
 
-std::optional<int> ShmHostClaims::claim(std::string_view key, std::string_view receipt_handle) {
-  shm::ClaimResult r = claims_.claim(key, receipt_handle);
-  if (r.outcome != shm::ClaimOutcome::kClaimed) return std::nullopt;
-  return r.slot;
+std::optional<int> ShmHostClaims::reserve(std::string_view receipt_handle) {
+  std::lock_guard lock(mu_);
+  const int slot = claims_.reserve(receipt_handle);
+  if (slot < 0) return std::nullopt;
+  return slot;
+}
+
+bool ShmHostClaims::claim(int slot, std::string_view key) {
+  std::lock_guard lock(mu_);
+  return claims_.claim_reserved(slot, key).outcome == shm::ClaimOutcome::kClaimed;
 }
 
 void ShmHostClaims::set_fencing_token(int slot, std::int64_t token) {
+  std::lock_guard lock(mu_);
   claims_.set_fencing_token(slot, token);
 }
 
 void ShmHostClaims::set_receipt_handle(int slot, std::string_view receipt_handle) {
+  std::lock_guard lock(mu_);
   claims_.set_receipt_handle(slot, receipt_handle);
 }
 
 void ShmHostClaims::release(int slot) {
+  std::lock_guard lock(mu_);
   claims_.release(slot);
 }
 

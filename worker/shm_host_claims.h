@@ -6,13 +6,18 @@
 //
 // Ownership: the supervisor prepares WorkerSlot K before it forks the worker (state
 // kStarting, generation, zeroed counters); from then on this process is the slot's only
-// writer until the supervisor has reaped it.
+// writer until the supervisor has reaped it. Within this process two threads write claim
+// slots (the receiver reserves, the coordinator claims and releases): `mu_` serializes
+// them, so each slot's seqlock still sees one writer at a time. The mutex lives in this
+// process, not in shared memory: no other process ever waits on it, and a killed worker
+// leaves nothing locked behind.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -45,7 +50,8 @@ class ShmHostClaims final : public HostClaims {
   // The pid the supervisor recorded in the header (for the parent check).
   pid_t supervisor_pid() const;
 
-  std::optional<int> claim(std::string_view key, std::string_view receipt_handle) override;
+  std::optional<int> reserve(std::string_view receipt_handle) override;
+  bool claim(int slot, std::string_view key) override;
   void set_fencing_token(int slot, std::int64_t token) override;
   void set_receipt_handle(int slot, std::string_view receipt_handle) override;
   void release(int slot) override;
@@ -60,6 +66,7 @@ class ShmHostClaims final : public HostClaims {
   ShmHostClaims(shm::SegmentHandle segment, std::uint32_t index);
 
   shm::SegmentHandle segment_;
+  std::mutex mu_;  // every write to claims_ (see the top of this file)
   shm::WorkerClaims claims_;
   shm::WorkerSlot& slot_;
 };

@@ -147,7 +147,16 @@ void Worker::receiver_loop() {
     if (received > 0) {
       counters_.received += static_cast<std::uint64_t>(received);
       Event e;
-      e.messages = std::move(*got);
+      e.messages.reserve(got->size());
+      for (auto& m : *got) {
+        // Recorded on the host before anything else happens to it: the coordinator may
+        // take a while to claim a batch (one PostgreSQL round trip per message, longer
+        // while PostgreSQL is slow), and if this process dies meanwhile the supervisor
+        // hands back only what it finds in shared memory; the rest would stay invisible
+        // for a whole lease.
+        std::optional<int> slot = host_.reserve(m.receipt_handle);
+        e.messages.push_back({std::move(m), slot});
+      }
       push_event(std::move(e));
     }
   }
@@ -230,8 +239,8 @@ Status Worker::run() {
       if (!pg_healthy_) wake = std::min(wake, next_pg_check);
       if (drain_deadline && !cancelled_all) wake = std::min(wake, *drain_deadline);
       cv_.wait_until(lock, wake, [&] {
-        return !events_.empty() || (stopping_ && !drain_deadline) || (stop_now_ && !cancelled_all) ||
-               (stopping_ && receiver_done_ && inflight_.empty());
+        return !events_.empty() || (stopping_ && !drain_deadline) ||
+               (stop_now_ && !cancelled_all) || (stopping_ && receiver_done_ && inflight_.empty());
       });
       batch.swap(events_);
       stopping = stopping_;
@@ -254,8 +263,8 @@ Status Worker::run() {
     auto now = Clock::now();
     if (stopping && !drain_deadline) {
       drain_deadline = now + config_.drain_timeout;
-      log::info("worker_draining", {{"in_flight", inflight_.size()},
-                                    {"deadline_ms", config_.drain_timeout.count()}});
+      log::info("worker_draining",
+                {{"in_flight", inflight_.size()}, {"deadline_ms", config_.drain_timeout.count()}});
     }
     if (stopping && !cancelled_all && (stop_now || now >= *drain_deadline)) {
       cancelled_all = true;
@@ -331,11 +340,32 @@ void Worker::check_pg() {
   if (db_.ping()) set_pg_healthy(true);
 }
 
-void Worker::handle_message(const sqs::Message& m) {
+void Worker::handle_message(const Received& r) {
+  const sqs::Message& m = r.message;
   auto release_reservation = [this] {
-    std::lock_guard lock(mu_);
-    ++free_slots_;
+    {
+      std::lock_guard lock(mu_);
+      ++free_slots_;
+    }
     recv_cv_.notify_all();
+  };
+  if (!r.host_slot) {
+    // Cannot happen while every path below frees what it took (the receiver never holds
+    // more messages than slots); if it does, handing back beats running unprotected.
+    log::error("host_slot_unavailable",
+               {{"message_id", m.message_id}, {"then", "message handed back"}});
+    hand_back_message(m.receipt_handle);
+    release_reservation();
+    return;
+  }
+  const int host_slot = *r.host_slot;
+  // Frees the message's host slot and its reservation once nothing more happens to it.
+  // Every path calls it after its SQS call (hand back, delete, poison), never before:
+  // until then the slot is what lets the supervisor hand the message back if this process
+  // dies (a second hand-back of a message already settled is harmless).
+  auto settle = [&] {
+    host_.release(host_slot);
+    release_reservation();
   };
   bool stopping = false;
   bool pg_healthy = true;
@@ -346,19 +376,20 @@ void Worker::handle_message(const sqs::Message& m) {
   }
   if (stopping || !pg_healthy) {
     hand_back_message(m.receipt_handle);
-    release_reservation();
+    settle();
     return;
   }
   auto decoded = decode(m.body);
   if (!decoded) {
     poison(m, decoded.error().message);
-    release_reservation();
+    settle();
     return;
   }
   const StepMessage& msg = *decoded;
-  auto host_slot = host_.claim(msg.idempotency_key, m.receipt_handle);
-  if (!host_slot) {
+  if (!host_.claim(host_slot, msg.idempotency_key)) {
     // Another worker on this host runs this key: drop the delivery, no database trip.
+    // The message stays invisible; its owner deletes it when done. claim() has freed the
+    // host slot already.
     counters_.duplicates++;
     host_.count_duplicate();
     log::debug("duplicate_dropped", {{"key", msg.idempotency_key}});
@@ -369,20 +400,17 @@ void Worker::handle_message(const sqs::Message& m) {
   auto claim = ledger_.claim(msg.idempotency_key, config_.identity, config_.lease);
   if (!claim) {
     counters_.pg_errors++;
-    host_.release(*host_slot);
     log::warn("claim_failed", {{"key", msg.idempotency_key}, {"error", claim.error().describe()}});
     if (claim.error().retryable) set_pg_healthy(false);
     hand_back_message(m.receipt_handle);
-    release_reservation();
+    settle();
     return;
   }
   if (claim->claimed) {
-    host_.set_fencing_token(*host_slot, claim->claimed->fencing_token);
-    start_op(std::move(*claim->claimed), m, *host_slot, claim_sent);
-    return;
+    host_.set_fencing_token(host_slot, claim->claimed->fencing_token);
+    start_op(std::move(*claim->claimed), m, host_slot, claim_sent);
+    return;  // finish_op (or a lost lease) frees the slot and the reservation
   }
-  host_.release(*host_slot);
-  release_reservation();
   switch (claim->reason) {
     case NotClaimed::kFinished:
     case NotClaimed::kExhausted:
@@ -399,13 +427,14 @@ void Worker::handle_message(const sqs::Message& m) {
       break;
     case NotClaimed::kLeaseHeld:
     case NotClaimed::kNotReady:
-      log::debug("claim_refused", {{"key", msg.idempotency_key},
-                                   {"reason", to_string(claim->reason)}});
+      log::debug("claim_refused",
+                 {{"key", msg.idempotency_key}, {"reason", to_string(claim->reason)}});
       break;  // leave it: it reappears after its visibility timeout
     case NotClaimed::kUnknown:
       poison(m, "no such step in the database");
       break;
   }
+  settle();
 }
 
 void Worker::start_op(ClaimedStep step, const sqs::Message& m, int host_slot,
@@ -428,8 +457,10 @@ void Worker::start_op(ClaimedStep step, const sqs::Message& m, int host_slot,
   task.token = f.token.get();
   counters_.started++;
   host_.count_started();
-  log::info("op_started", {{"key", f.step.key}, {"attempt", f.step.attempt},
-                           {"token", f.step.fencing_token}, {"kind", f.step.op.value("kind", "")}});
+  log::info("op_started", {{"key", f.step.key},
+                           {"attempt", f.step.attempt},
+                           {"token", f.step.fencing_token},
+                           {"kind", f.step.op.value("kind", "")}});
   inflight_.emplace(id, std::move(f));
   {
     std::lock_guard lock(mu_);
@@ -455,14 +486,14 @@ void Worker::finish_op(std::uint64_t id) {
 bool Worker::record_outcome(InFlight& f) {
   const OpResult& r = *f.outcome;
   const ClaimedStep& s = f.step;
-  auto elapsed_ms =
-      std::chrono::duration_cast<milliseconds>(Clock::now() - f.started).count();
+  auto elapsed_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - f.started).count();
   switch (r.status) {
     case OpResult::Status::kSucceeded: {
       auto done = ledger_.complete(s, r.result);
       if (!done) {
         counters_.pg_errors++;
-        log::warn("complete_failed", {{"key", s.key}, {"error", done.error().describe()},
+        log::warn("complete_failed", {{"key", s.key},
+                                      {"error", done.error().describe()},
                                       {"then", "retry while the lease holds"}});
         if (done.error().retryable) set_pg_healthy(false);
         return !done.error().retryable;
@@ -500,12 +531,15 @@ bool Worker::record_outcome(InFlight& f) {
       delete_message(f.receipt_handle);
       if (res->will_retry) {
         counters_.retried++;
-        log::warn("op_failed_will_retry", {{"key", s.key}, {"attempt", s.attempt},
+        log::warn("op_failed_will_retry", {{"key", s.key},
+                                           {"attempt", s.attempt},
                                            {"retry_in_ms", res->retry_in.count()},
                                            {"error", r.error}});
         send_and_mark({*res->requeued});
       } else {
-        log::error("op_failed", {{"key", s.key}, {"attempt", s.attempt}, {"error", r.error},
+        log::error("op_failed", {{"key", s.key},
+                                 {"attempt", s.attempt},
+                                 {"error", r.error},
                                  {"run_failed", res->run_failed}});
       }
       return true;
@@ -515,13 +549,14 @@ bool Worker::record_outcome(InFlight& f) {
       auto rel = ledger_.release(s.key, s.fencing_token, fenced ? "fenced" : "handed_back");
       if (fenced) {
         counters_.fenced++;
-        log::warn("op_fenced", {{"key", s.key}, {"attempt", s.attempt},
+        log::warn("op_fenced", {{"key", s.key},
+                                {"attempt", s.attempt},
                                 {"why", "lease could not be renewed in time"}});
       } else {
         counters_.handed_back++;
         host_.count_handed_back();
-        log::info("op_handed_back", {{"key", s.key}, {"attempt", s.attempt},
-                                     {"released", rel.value_or(false)}});
+        log::info("op_handed_back",
+                  {{"key", s.key}, {"attempt", s.attempt}, {"released", rel.value_or(false)}});
       }
       hand_back_message(f.receipt_handle);
       return true;  // a failed release is covered by lease expiry
@@ -547,7 +582,8 @@ void Worker::heartbeat() {
   auto still = ledger_.renew(held, config_.lease);
   if (!still) {
     counters_.pg_errors++;
-    log::warn("lease_renewal_failed", {{"held", held.size()}, {"error", still.error().describe()},
+    log::warn("lease_renewal_failed", {{"held", held.size()},
+                                       {"error", still.error().describe()},
                                        {"then", "ops stop themselves before their leases expire"}});
     if (still.error().retryable) set_pg_healthy(false);
   } else {
@@ -582,8 +618,9 @@ void Worker::heartbeat() {
   }
   for (auto id : pending) finish_op(id);
   for (size_t i = 0; i < vis.size(); i += 10) {
-    std::vector<sqs::VisibilityEntry> chunk(vis.begin() + static_cast<long>(i),
-                                            vis.begin() + static_cast<long>(std::min(vis.size(), i + 10)));
+    std::vector<sqs::VisibilityEntry> chunk(
+        vis.begin() + static_cast<long>(i),
+        vis.begin() + static_cast<long>(std::min(vis.size(), i + 10)));
     auto res = sqs_->change_message_visibility_batch(config_.queue_url, chunk);
     if (!res) {
       counters_.sqs_errors++;
@@ -625,7 +662,8 @@ void Worker::send_and_mark(const std::vector<QueuedStep>& steps) {
 
 void Worker::poison(const sqs::Message& m, const std::string& reason) {
   counters_.poison++;
-  log::error("poison_message", {{"message_id", m.message_id}, {"reason", reason},
+  log::error("poison_message", {{"message_id", m.message_id},
+                                {"reason", reason},
                                 {"receive_count", m.receive_count()},
                                 {"to_dlq", !config_.dlq_url.empty()}});
   if (config_.dlq_url.empty()) return;  // the redrive policy moves it after maxReceiveCount
@@ -640,8 +678,8 @@ void Worker::poison(const sqs::Message& m, const std::string& reason) {
   auto sent = sqs_->send_message(config_.dlq_url, out);
   if (!sent) {
     counters_.sqs_errors++;
-    log::warn("poison_to_dlq_failed", {{"message_id", m.message_id},
-                                       {"error", sent.error().describe()}});
+    log::warn("poison_to_dlq_failed",
+              {{"message_id", m.message_id}, {"error", sent.error().describe()}});
     return;  // not deleted: nothing is lost, the redrive policy still applies
   }
   delete_message(m.receipt_handle);
@@ -683,8 +721,8 @@ void Worker::retry_pending_deletes() {
     }
   }
   if (left.size() < pending_deletes_.size()) {
-    log::info("deferred_deletes_done", {{"deleted", pending_deletes_.size() - left.size()},
-                                        {"left", left.size()}});
+    log::info("deferred_deletes_done",
+              {{"deleted", pending_deletes_.size() - left.size()}, {"left", left.size()}});
   }
   pending_deletes_ = std::move(left);
 }

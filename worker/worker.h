@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,8 +69,7 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  Worker(WorkerConfig config, store::ConnectionOptions db, sqs::ClientConfig sqs,
-         HostClaims& host);
+  Worker(WorkerConfig config, store::ConnectionOptions db, sqs::ClientConfig sqs, HostClaims& host);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -93,8 +93,8 @@ class Worker {
     int host_slot = -1;
     std::unique_ptr<CancelToken> token;
     std::chrono::steady_clock::time_point started;
-    bool done = false;                  // the op returned; its outcome is pending below
-    std::optional<OpResult> outcome;    // kept until recorded in PostgreSQL
+    bool done = false;                // the op returned; its outcome is pending below
+    std::optional<OpResult> outcome;  // kept until recorded in PostgreSQL
   };
   struct OpTask {
     std::uint64_t id;
@@ -102,15 +102,20 @@ class Worker {
     OpContext ctx;
     CancelToken* token;
   };
+  // A message as the receiver hands it over: already recorded on this host.
+  struct Received {
+    sqs::Message message;
+    std::optional<int> host_slot;  // nullopt: no host slot was free (handed back at once)
+  };
   struct Event {
-    std::vector<sqs::Message> messages;  // from the receiver
-    std::uint64_t done_id = 0;           // from an op thread
+    std::vector<Received> messages;  // from the receiver
+    std::uint64_t done_id = 0;       // from an op thread
     OpResult result;
   };
 
   void receiver_loop();
   void slot_loop();
-  void handle_message(const sqs::Message& m);
+  void handle_message(const Received& r);
   void start_op(ClaimedStep step, const sqs::Message& m, int host_slot,
                 std::chrono::steady_clock::time_point claim_sent);
   void finish_op(std::uint64_t id);
@@ -142,7 +147,7 @@ class Worker {
   std::condition_variable task_cv_;  // op threads
   std::deque<Event> events_;
   std::deque<OpTask> tasks_;
-  int free_slots_ = 0;               // slots neither running nor reserved by the receiver
+  int free_slots_ = 0;  // slots neither running nor reserved by the receiver
   bool receiving_ = true;
   bool pg_healthy_ = true;
   bool stopping_ = false;
@@ -153,7 +158,7 @@ class Worker {
 
   std::map<std::uint64_t, InFlight> inflight_;  // coordinator only
   std::uint64_t next_id_ = 1;
-  std::vector<std::string> pending_deletes_;    // receipt handles to delete when SQS is back
+  std::vector<std::string> pending_deletes_;  // receipt handles to delete when SQS is back
   std::thread receiver_;
   std::vector<std::thread> op_threads_;
 };

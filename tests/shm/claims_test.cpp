@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "shm/seqlock.h"
 #include "shm/segment.h"
+#include "shm/seqlock.h"
 #include "tests/support/stack_env.h"
 
 namespace opfleet::shm {
@@ -111,6 +114,160 @@ TEST_F(ClaimsTest, ClaimsOfAKilledProcessAreReadableAndRecoverable) {
   EXPECT_EQ(segment().workers[4].claims[0].seq.load() % 2, 0u);
 }
 
+TEST_F(ClaimsTest, AReceivedMessageHoldsASlotWithItsReceiptAndNoKey) {
+  WorkerClaims w(segment(), 3);
+  const int slot = w.reserve("receipt-received");
+  ASSERT_GE(slot, 0);
+  // Not a claim: status views and duplicate checks do not see it...
+  EXPECT_TRUE(read_claims(segment().workers[3]).empty());
+  EXPECT_FALSE(find_holder(segment(), "", 0).has_value());
+  // ...but crash recovery does, with the receipt handle and token 0.
+  auto held = read_slots_in_use(segment().workers[3]);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].slot, slot);
+  EXPECT_EQ(held[0].state, ClaimState::kReceived);
+  EXPECT_EQ(held[0].key, "");
+  EXPECT_EQ(held[0].receipt_handle, "receipt-received");
+  EXPECT_EQ(held[0].fencing_token, 0);
+  EXPECT_GT(held[0].claimed_at_ns, 0u);
+  // A second message takes another slot.
+  const int second = w.reserve("receipt-2");
+  EXPECT_GE(second, 0);
+  EXPECT_NE(second, slot);
+  EXPECT_EQ(read_slots_in_use(segment().workers[3]).size(), 2u);
+}
+
+TEST_F(ClaimsTest, ClaimingAReservedSlotKeepsItsReceiptAndPublishesTheKey) {
+  WorkerClaims w(segment(), 6);
+  const int slot = w.reserve("rh-6");
+  ASSERT_GE(slot, 0);
+  auto r = w.claim_reserved(slot, "run-6#step");
+  ASSERT_EQ(r.outcome, ClaimOutcome::kClaimed);
+  EXPECT_EQ(r.slot, slot);
+  w.set_fencing_token(slot, 9);
+  auto claims = read_claims(segment().workers[6]);
+  ASSERT_EQ(claims.size(), 1u);
+  EXPECT_EQ(claims[0].state, ClaimState::kClaimed);
+  EXPECT_EQ(claims[0].key, "run-6#step");
+  EXPECT_EQ(claims[0].receipt_handle, "rh-6");
+  EXPECT_EQ(claims[0].fencing_token, 9);
+  EXPECT_EQ(find_holder(segment(), "run-6#step", 0), 6u);
+  w.release(slot);
+  EXPECT_TRUE(read_slots_in_use(segment().workers[6]).empty());
+}
+
+TEST_F(ClaimsTest, ADuplicateFoundWhenClaimingAReservedSlotFreesIt) {
+  WorkerClaims a(segment(), 7);
+  WorkerClaims b(segment(), 8);
+  ASSERT_EQ(a.claim("run-7#dup", "ra").outcome, ClaimOutcome::kClaimed);
+  // Another worker received a second delivery of the key.
+  const int other = b.reserve("rb");
+  ASSERT_GE(other, 0);
+  auto r = b.claim_reserved(other, "run-7#dup");
+  EXPECT_EQ(r.outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ(r.holder_worker, 7);
+  EXPECT_TRUE(read_slots_in_use(segment().workers[8]).empty());
+  // The same worker received it twice: its own older claim keeps the key.
+  const int again = a.reserve("ra-2");
+  ASSERT_GE(again, 0);
+  EXPECT_EQ(a.claim_reserved(again, "run-7#dup").outcome, ClaimOutcome::kDuplicate);
+  EXPECT_EQ(read_slots_in_use(segment().workers[7]).size(), 1u);
+}
+
+TEST_F(ClaimsTest, ReceivedMessagesCountAgainstTheSlots) {
+  WorkerClaims w(segment(), 12);
+  for (std::uint32_t i = 0; i < kMaxClaimsPerWorker; ++i) {
+    ASSERT_GE(w.reserve("r" + std::to_string(i)), 0);
+  }
+  EXPECT_EQ(w.reserve("one-too-many"), -1);
+  EXPECT_EQ(w.claim("k#x", "r").outcome, ClaimOutcome::kFull);
+  w.release(5);
+  EXPECT_EQ(w.reserve("again"), 5);
+}
+
+TEST_F(ClaimsTest, ReceivedMessagesOfAKilledProcessAreRecoverable) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto seg = SegmentHandle::attach(name_);
+    if (!seg) _exit(1);
+    WorkerClaims w(*seg->get(), 13);
+    if (w.reserve("rh-a") < 0) _exit(2);
+    const int b = w.reserve("rh-b");
+    if (b < 0) _exit(3);
+    // Killed in the middle of claiming the second one: the key half written, the
+    // sequence odd, the state still kReceived.
+    seq_write_begin(seg->get()->workers[13].claims[b].seq);
+    store_text(seg->get()->workers[13].claims[b].key, "run-1#ha");
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto held = read_slots_in_use(segment().workers[13]);
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].receipt_handle, "rh-a");
+  EXPECT_EQ(held[1].receipt_handle, "rh-b");
+  for (const auto& h : held) {
+    EXPECT_EQ(h.state, ClaimState::kReceived);
+    EXPECT_EQ(h.fencing_token, 0);  // recovery makes the message visible, nothing else
+  }
+  WorkerClaims recovery(segment(), 13);
+  recovery.release_all();
+  EXPECT_TRUE(read_slots_in_use(segment().workers[13]).empty());
+  for (const auto& c : segment().workers[13].claims) EXPECT_EQ(c.seq.load() % 2, 0u);
+}
+
+TEST_F(ClaimsTest, ReserveOnOneThreadAndClaimReleaseOnAnotherUnderALockLeaveNoSlotTaken) {
+  // The worker's shape: a receiver thread reserves, a coordinator thread claims and
+  // releases, serialized by a mutex of the worker's (ShmHostClaims); a reader in another
+  // "process" must never see a torn record.
+  WorkerClaims w(segment(), 14);
+  std::mutex mu;
+  std::deque<int> handed_over;
+  std::condition_variable cv;
+  constexpr int kMessages = 5000;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      for (const auto& r : read_slots_in_use(segment().workers[14])) {
+        // The state is read before the record, so a slot reused in between may show
+        // the other state; what must never happen is a key and a receipt handle of two
+        // different messages.
+        const bool ok = r.receipt_handle.starts_with("rh-") &&
+                        (r.key.empty() || r.key == "k#" + r.receipt_handle.substr(3));
+        if (!ok) torn.fetch_add(1);
+      }
+    }
+  });
+  std::thread receiver([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      std::unique_lock lock(mu);
+      // At most 4 in flight, as the worker's free-slot count allows.
+      cv.wait(lock, [&] { return handed_over.size() < 4; });
+      const int slot = w.reserve("rh-" + std::to_string(i));
+      EXPECT_GE(slot, 0);  // a -1 makes claim_reserved() abort the test below
+      handed_over.push_back(slot);
+      cv.notify_all();
+    }
+  });
+  for (int i = 0; i < kMessages; ++i) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !handed_over.empty(); });
+    const int slot = handed_over.front();
+    handed_over.pop_front();
+    cv.notify_all();
+    ASSERT_EQ(w.claim_reserved(slot, "k#" + std::to_string(i)).outcome, ClaimOutcome::kClaimed);
+    w.release(slot);
+  }
+  receiver.join();
+  done.store(true);
+  reader.join();
+  EXPECT_EQ(torn.load(), 0);
+  EXPECT_TRUE(read_slots_in_use(segment().workers[14]).empty());
+}
+
 TEST_F(ClaimsTest, ConcurrentClaimsOfOneKeyNeverBothDropAndRarelyBothPass) {
   // Many rounds of two threads (acting as two workers) racing for the same key.
   int both_claimed = 0;
@@ -121,8 +278,16 @@ TEST_F(ClaimsTest, ConcurrentClaimsOfOneKeyNeverBothDropAndRarelyBothPass) {
     std::string key = "race#" + std::to_string(round);
     std::atomic<int> go{0};
     ClaimResult ra, rb;
-    std::thread ta([&] { while (go.load() == 0) {} ra = a.claim(key, "r"); });
-    std::thread tb([&] { while (go.load() == 0) {} rb = b.claim(key, "r"); });
+    std::thread ta([&] {
+      while (go.load() == 0) {
+      }
+      ra = a.claim(key, "r");
+    });
+    std::thread tb([&] {
+      while (go.load() == 0) {
+      }
+      rb = b.claim(key, "r");
+    });
     go.store(1);
     ta.join();
     tb.join();
