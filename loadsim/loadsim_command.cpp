@@ -1,13 +1,9 @@
 // `opfleet loadsim`: plays a load scenario against the running fleet, injects its faults,
 // waits for the runs, and reports (docs/loadsim.md).
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <random>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/subcommands.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "config/config.h"
 #include "config/validate.h"
 #include "jobs/registry.h"
@@ -22,8 +19,9 @@
 #include "netfault/control.h"
 #include "scaler/local_actuator.h"
 #include "sqs/client_config.h"
+#include "sqs/queue_gate.h"
 #include "store/connection_config.h"
-#include "store/migrations.h"
+#include "store/schema_gate.h"
 
 namespace opfleet::cli {
 namespace {
@@ -249,57 +247,26 @@ int run_loadsim(int argc, char** argv) {
   {
     auto client = sqs::Client::make(*sqs_cfg);
     if (!client) return usage_error(client.error().message);
-    const auto& queue_name = vm["queue-name"].as<std::string>();
-    auto url = client->get_queue_url(queue_name);
-    if (!url) {
-      log::error("queue_unavailable", {{"queue", queue_name},
-                                       {"error", url.error().describe()},
-                                       {"hint", "run `opfleet provision` first"}});
-      return url.error().kind == ErrorKind::kNotFound ? kExitConfig : kExitUnavailable;
+    if (int rc = sqs::require_queue(*client, vm["queue-name"].as<std::string>(), &fleet.queue_url);
+        rc != kExitOk) {
+      return rc;
     }
-    fleet.queue_url = *url;
     auto db = fleet.connect_db();
     if (!db) {
       log::error("database_unavailable", {{"error", db.error().describe()}});
       return kExitUnavailable;
     }
-    auto schema = store::schema_status(**db);
-    if (!schema) {
-      log::error("database_unavailable", {{"error", schema.error().describe()}});
-      return kExitUnavailable;
-    }
-    if (schema->current < schema->latest) {
-      log::error("schema_not_migrated", {{"current", schema->current},
-                                         {"latest", schema->latest},
-                                         {"hint", "run `opfleet migrate` first"}});
-      return kExitConfig;
-    }
+    if (int rc = store::require_migrated(**db); rc != kExitOk) return rc;
   }
 
   loadsim::Simulation sim(std::move(options), std::move(fleet));
   if (auto st = sim.check(); !st) return usage_error(st.error().message);
 
-  // Signals are taken by one thread with sigwait (the mask is set before any thread
-  // exists): the first SIGINT/SIGTERM ends the simulation early, with a report.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::atomic<bool> finished{false};
-  std::thread signals([&] {
-    for (;;) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) continue;
-      if (finished.load()) return;
-      log::info("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"action", "stop"}});
-      sim.request_stop();
-    }
-  });
-  auto report = sim.run();
-  finished = true;
-  pthread_kill(signals.native_handle(), SIGTERM);  // wakes the sigwait so the thread ends
-  signals.join();
+  // The first SIGINT/SIGTERM ends the simulation early, with a report.
+  auto report = [&] {
+    StopSignals signals([&](int) { sim.request_stop(); });
+    return sim.run();
+  }();
   if (!report) {
     log::error("loadsim_failed", {{"error", report.error().describe()}});
     return kExitUnavailable;

@@ -1,12 +1,8 @@
 // `opfleet schedule`: submits a run of each scheduled job at every tick of its cron
 // schedule, each tick recorded once in PostgreSQL (docs/scheduler.md).
-#include <pthread.h>
-#include <signal.h>
 
-#include <atomic>
 #include <cmath>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -14,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "cli/subcommands.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "config/config.h"
 #include "config/validate.h"
 #include "jobs/registry.h"
@@ -22,8 +19,9 @@
 #include "scheduler/scheduler.h"
 #include "sqs/client.h"
 #include "sqs/client_config.h"
+#include "sqs/queue_gate.h"
 #include "store/connection_config.h"
-#include "store/migrations.h"
+#include "store/schema_gate.h"
 #include "worker/submit.h"
 
 namespace opfleet::cli {
@@ -141,29 +139,16 @@ int run_schedule(int argc, char** argv) {
     return kExitUnavailable;
   }
   // Refuse an unmigrated database up front instead of failing every tick.
-  auto schema = store::schema_status(**db);
-  if (!schema) {
-    log::error("database_unavailable", {{"error", schema.error().describe()}});
-    return kExitUnavailable;
-  }
-  if (schema->current < schema->latest) {
-    log::error("schema_not_migrated", {{"current", schema->current},
-                                       {"latest", schema->latest},
-                                       {"hint", "run `opfleet migrate` first"}});
-    return kExitConfig;
-  }
+  if (int rc = store::require_migrated(**db); rc != kExitOk) return rc;
 
   auto sqs_cfg = sqs::client_config_from_options(vm);
   if (!sqs_cfg) return usage_error(sqs_cfg.error().message);
   auto client = sqs::Client::make(*sqs_cfg);
   if (!client) return usage_error(client.error().message);
-  const std::string queue_name = vm["queue-name"].as<std::string>();
-  auto queue_url = client->get_queue_url(queue_name);
-  if (!queue_url) {
-    log::error("queue_unavailable", {{"queue", queue_name},
-                                     {"error", queue_url.error().describe()},
-                                     {"hint", "run `opfleet provision` first"}});
-    return queue_url.error().kind == ErrorKind::kNotFound ? kExitConfig : kExitUnavailable;
+  std::string queue_url;
+  if (int rc = sqs::require_queue(*client, vm["queue-name"].as<std::string>(), &queue_url);
+      rc != kExitOk) {
+    return rc;
   }
 
   const bool once = vm["once"].as<bool>();
@@ -182,7 +167,7 @@ int run_schedule(int argc, char** argv) {
   }
 
   scheduler::Scheduler sched(**db, std::move(*schedules), clock, std::move(options),
-                             scheduler::Sender{&*client, *queue_url});
+                             scheduler::Sender{&*client, queue_url});
   if (once) {
     auto pass = sched.run_pass();
     if (!pass) {
@@ -201,28 +186,11 @@ int run_schedule(int argc, char** argv) {
     return pass->failures.empty() ? kExitOk : kExitFailure;
   }
 
-  // Signals are taken by one thread with sigwait; the mask is set before that thread (and
-  // any other) exists, so no handler ever interrupts the loop or a libpq call.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   scheduler::StopFlag stop;
-  std::atomic<bool> finished{false};
-  std::thread signals([&] {
-    for (;;) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) continue;
-      if (finished.load()) return;
-      log::info("signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"action", "stop"}});
-      stop.request();
-    }
-  });
-  sched.run(stop);
-  finished = true;
-  pthread_kill(signals.native_handle(), SIGTERM);  // wakes the sigwait so the thread ends
-  signals.join();
+  {
+    StopSignals signals([&](int) { stop.request(); });
+    sched.run(stop);
+  }
   log::info("scheduler_stopped");
   return kExitOk;
 }

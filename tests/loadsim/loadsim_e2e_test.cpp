@@ -19,24 +19,10 @@
 #include "netfault/tcp_proxy.h"
 #include "tests/supervisor/supervisor_process.h"
 
-extern char** environ;
-
 namespace opfleet::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The test's environment minus OPFLEET_* (flags say everything), dummy AWS credentials.
-std::vector<std::string> cli_env() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view v(*e);
-    if (!v.starts_with("OPFLEET_") && !v.starts_with("AWS_")) env.emplace_back(v);
-  }
-  env.emplace_back("AWS_ACCESS_KEY_ID=test");
-  env.emplace_back("AWS_SECRET_ACCESS_KEY=test");
-  return env;
-}
 
 struct LoadsimRun {
   int exit_code = -1;
@@ -67,7 +53,8 @@ class LoadsimTest : public ::testing::Test {
   // Runs `opfleet loadsim` to its end; `during` runs while it does (a signal, say).
   LoadsimRun run(const std::string& name, std::vector<std::string> extra,
                  const std::function<void(ChildProcess&)>& during = {}) {
-    ChildProcess p(args(name, std::move(extra)), cli_env(), fleet_.dir() + "/" + name + ".log");
+    ChildProcess p(args(name, std::move(extra)), cli_environment(),
+                   fleet_.dir() + "/" + name + ".log");
     if (during) during(p);
     LoadsimRun r;
     auto status = p.wait(120s);

@@ -19,25 +19,10 @@
 #include "store/params.h"
 #include "tests/supervisor/supervisor_process.h"
 
-extern char** environ;
-
 namespace opfleet::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The environment of a spawned `opfleet scale`: the test's, minus OPFLEET_* (flags say
-// everything), with dummy AWS credentials.
-std::vector<std::string> scaler_env() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view v(*e);
-    if (!v.starts_with("OPFLEET_") && !v.starts_with("AWS_")) env.emplace_back(v);
-  }
-  env.emplace_back("AWS_ACCESS_KEY_ID=test");
-  env.emplace_back("AWS_SECRET_ACCESS_KEY=test");
-  return env;
-}
 
 std::vector<std::string> scaler_args(Fleet& fleet, const std::string& instance,
                                      std::vector<std::string> extra) {
@@ -99,7 +84,7 @@ TEST(ScalerLocal, ABurstScalesUpAQuietQueueScalesDownAndScaleInCutsNoOpShort) {
                                    "--max-workers", "4", "--scale-up-per-worker", "2",
                                    "--scale-down-per-worker", "1", "--scale-out-cooldown-s", "0",
                                    "--scale-in-cooldown-s", "1", "--http-listen", "127.0.0.1:0"}),
-                      scaler_env(), fleet.dir() + "/scaler.log");
+                      cli_environment(), fleet.dir() + "/scaler.log");
   ASSERT_TRUE(scaler.wait_for_output("scaler_started", 20s)) << scaler.output();
 
   const auto runs = submit_many(fleet, 16, 1.0);
@@ -165,7 +150,7 @@ TEST(ScalerLocal, DryRunPrintsTheDecisionAndItsReasonAndChangesNothing) {
   ChildProcess dry(scaler_args(fleet, sup.instance(),
                                {"--dry-run", "--min-workers", "1", "--max-workers", "4",
                                 "--scale-up-per-worker", "5", "--scale-down-per-worker", "2"}),
-                   scaler_env(), fleet.dir() + "/dry-run.log");
+                   cli_environment(), fleet.dir() + "/dry-run.log");
   auto status = dry.wait(30s);
   ASSERT_TRUE(status);
   const std::string out = dry.output();

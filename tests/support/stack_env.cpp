@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+extern char** environ;
+
 namespace opfleet::testing {
 
 std::string stack_env(const char* name) {
@@ -27,8 +29,25 @@ std::string unique_name(std::string_view prefix) {
   return fmt::format("{}-{}-{}-{:x}", prefix, getpid(), counter.fetch_add(1), salt & 0xffffu);
 }
 
-std::string testdata_dir() { return OPFLEET_TESTDATA_DIR; }
-std::string source_dir() { return OPFLEET_SOURCE_DIR; }
-std::string opfleet_binary() { return OPFLEET_BINARY; }
+std::string testdata_dir() {
+  return OPFLEET_TESTDATA_DIR;
+}
+std::string source_dir() {
+  return OPFLEET_SOURCE_DIR;
+}
+std::string opfleet_binary() {
+  return OPFLEET_BINARY;
+}
+
+std::vector<std::string> cli_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view v(*e);
+    if (!v.starts_with("OPFLEET_") && !v.starts_with("AWS_")) env.emplace_back(v);
+  }
+  env.emplace_back("AWS_ACCESS_KEY_ID=test");
+  env.emplace_back("AWS_SECRET_ACCESS_KEY=test");
+  return env;
+}
 
 }  // namespace opfleet::testing

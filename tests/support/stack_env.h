@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace opfleet::testing {
 
@@ -20,5 +21,9 @@ std::string testdata_dir();
 // The project source directory and the built opfleet binary.
 std::string source_dir();
 std::string opfleet_binary();
+
+// The environment for a spawned `opfleet` command whose flags say everything: this
+// process's, minus OPFLEET_* and AWS_*, plus dummy AWS credentials.
+std::vector<std::string> cli_environment();
 
 }  // namespace opfleet::testing
