@@ -39,6 +39,43 @@ OPFLEET_PACKAGE_CHECK_APT_PACKAGES=(lintian systemd man-db docker-compose python
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Step timing, so that a CI log shows where the minutes go. `step NAME` ends the running
+# step (printing how long it took) and announces NAME; `step_summary TITLE` ends the last
+# one and prints every step's seconds as a table. Call step_summary from an EXIT trap, so
+# that a run that fails half-way still reports what it spent.
+opfleet_step_names=()
+opfleet_step_seconds=()
+opfleet_step_current=""
+opfleet_step_started=0
+step() {
+  step_end
+  opfleet_step_current="$1"
+  opfleet_step_started=$SECONDS
+  say "$1"
+}
+step_end() {
+  [[ -n "$opfleet_step_current" ]] || return 0
+  local took=$((SECONDS - opfleet_step_started))
+  opfleet_step_names+=("$opfleet_step_current")
+  opfleet_step_seconds+=("$took")
+  printf '    (%d s: %s)\n' "$took" "$opfleet_step_current" >&2
+  opfleet_step_current=""
+}
+step_summary() {
+  step_end
+  ((${#opfleet_step_names[@]})) || return 0
+  local i name width=${#1} total=0
+  for name in "${opfleet_step_names[@]}"; do
+    ((${#name} + 2 <= width)) || width=$((${#name} + 2))
+  done
+  printf '\n%-*s %7s\n' "$width" "$1" "seconds" >&2
+  for i in "${!opfleet_step_names[@]}"; do
+    printf '  %-*s %7d\n' $((width - 2)) "${opfleet_step_names[i]}" "${opfleet_step_seconds[i]}" >&2
+    total=$((total + opfleet_step_seconds[i]))
+  done
+  printf '  %-*s %7d\n' $((width - 2)) "total" "$total" >&2
+}
+
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
