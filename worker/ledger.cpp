@@ -14,7 +14,9 @@ using std::chrono::milliseconds;
 
 namespace {
 
-double seconds(milliseconds ms) { return static_cast<double>(ms.count()) / 1000.0; }
+double seconds(milliseconds ms) {
+  return static_cast<double>(ms.count()) / 1000.0;
+}
 
 // Step 2: take the step only if it is queued (and past its back-off) or running with an
 // expired lease, and has attempts left. Bumps the fencing token and attempt, sets the lease
@@ -107,7 +109,6 @@ UPDATE runs SET status = 'succeeded', finished_at = now()
    AND NOT EXISTS (SELECT 1 FROM steps WHERE run_id = $1 AND status <> 'succeeded')
 RETURNING status
 )SQL";
-
 
 constexpr const char* kFailStepSql = R"SQL(
 UPDATE steps
@@ -207,33 +208,38 @@ Result<QueuedStep> queued_from_row(const store::Row& row, const std::string& job
 
 const char* to_string(NotClaimed r) {
   switch (r) {
-    case NotClaimed::kFinished: return "finished";
-    case NotClaimed::kLeaseHeld: return "lease_held";
-    case NotClaimed::kBackingOff: return "backing_off";
-    case NotClaimed::kExhausted: return "exhausted";
-    case NotClaimed::kNotReady: return "not_ready";
-    case NotClaimed::kUnknown: return "unknown";
+    case NotClaimed::kFinished:
+      return "finished";
+    case NotClaimed::kLeaseHeld:
+      return "lease_held";
+    case NotClaimed::kBackingOff:
+      return "backing_off";
+    case NotClaimed::kExhausted:
+      return "exhausted";
+    case NotClaimed::kNotReady:
+      return "not_ready";
+    case NotClaimed::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
 
 Ledger::Ledger(store::Connection& conn) : conn_(conn) {
   // Registration survives an unreachable server (prepared on the next session).
-  for (auto [name, sql] : {std::pair{"ledger_claim", kClaimSql},
-                           std::pair{"ledger_inspect", kInspectSql},
-                           std::pair{"ledger_renew", kRenewSql},
-                           std::pair{"ledger_release", kReleaseSql},
-                           std::pair{"ledger_mark_sent", kMarkSentSql}}) {
+  for (auto [name, sql] :
+       {std::pair{"ledger_claim", kClaimSql}, std::pair{"ledger_inspect", kInspectSql},
+        std::pair{"ledger_renew", kRenewSql}, std::pair{"ledger_release", kReleaseSql},
+        std::pair{"ledger_mark_sent", kMarkSentSql}}) {
     (void)conn_.prepare(name, sql);
   }
 }
 
 Result<ClaimOutcome> Ledger::claim(const std::string& key, const Executor& who,
                                    milliseconds lease) {
-  OPFLEET_TRY(auto rows, conn_.exec_prepared("ledger_claim",
-                                             {param::text(key), param::text(who.worker_id),
-                                              param::text(who.host), param::int64(who.pid),
-                                              param::float64(seconds(lease))}));
+  OPFLEET_TRY(auto rows,
+              conn_.exec_prepared("ledger_claim", {param::text(key), param::text(who.worker_id),
+                                                   param::text(who.host), param::int64(who.pid),
+                                                   param::float64(seconds(lease))}));
   if (rows.empty()) return inspect(key);
   const auto row = rows.front();
   ClaimedStep c;
@@ -266,7 +272,9 @@ Result<ClaimOutcome> Ledger::inspect(const std::string& key) {
   OPFLEET_TRY(bool lease_live, row.get<bool>("lease_live"));
   OPFLEET_TRY(double lease_left, row.get<double>("lease_left_s"));
   OPFLEET_TRY(double backoff_left, row.get<double>("backoff_left_s"));
-  auto ms = [](double s) { return milliseconds(static_cast<std::int64_t>(std::max(0.0, s) * 1000)); };
+  auto ms = [](double s) {
+    return milliseconds(static_cast<std::int64_t>(std::max(0.0, s) * 1000));
+  };
   if (status == "succeeded" || status == "failed" || status == "skipped") {
     out.reason = NotClaimed::kFinished;
   } else if (status == "pending") {
@@ -297,11 +305,12 @@ Result<bool> Ledger::fail_exhausted(const std::string& key) {
   OPFLEET_TRY(auto token, row.get<std::int64_t>("fencing_token"));
   OPFLEET_TRY(auto error, row.get<std::string>("error"));
   OPFLEET_TRY_STATUS(tx.exec(kLockRunSql, {param::text(run_id)}));
-  OPFLEET_TRY_STATUS(tx.exec(kCloseAttemptSql,
-                             {param::text(run_id), param::text(step_key), param::int64(token),
-                              param::text("lease_expired"), param::null()}));
-  OPFLEET_TRY_STATUS(tx.exec(kFailRunSql, {param::text(run_id),
-                                           param::text(fmt::format("step {}: {}", step_key, error))}));
+  OPFLEET_TRY_STATUS(
+      tx.exec(kCloseAttemptSql, {param::text(run_id), param::text(step_key), param::int64(token),
+                                 param::text("lease_expired"), param::null()}));
+  OPFLEET_TRY_STATUS(
+      tx.exec(kFailRunSql,
+              {param::text(run_id), param::text(fmt::format("step {}: {}", step_key, error))}));
   OPFLEET_TRY_STATUS(tx.commit());
   log::warn("step_failed", {{"key", key}, {"reason", "attempts exhausted"}});
   return true;
@@ -333,14 +342,14 @@ Result<CompletionOutcome> Ledger::complete(const ClaimedStep& step, const nlohma
   CompletionOutcome out;
   OPFLEET_TRY(auto tx, conn_.begin());
   OPFLEET_TRY_STATUS(tx.exec(kLockRunSql, {param::text(step.run_id)}));
-  OPFLEET_TRY(auto done, tx.exec(kCompleteStepSql, {param::text(step.key),
-                                                    param::int64(step.fencing_token),
-                                                    param::json(result)}));
+  OPFLEET_TRY(auto done,
+              tx.exec(kCompleteStepSql, {param::text(step.key), param::int64(step.fencing_token),
+                                         param::json(result)}));
   if (done.empty()) return out;  // fenced: another execution owns the key now
-  OPFLEET_TRY_STATUS(tx.exec(kCloseAttemptSql,
-                             {param::text(step.run_id), param::text(step.step_key),
-                              param::int64(step.fencing_token), param::text("succeeded"),
-                              param::null()}));
+  OPFLEET_TRY_STATUS(
+      tx.exec(kCloseAttemptSql,
+              {param::text(step.run_id), param::text(step.step_key),
+               param::int64(step.fencing_token), param::text("succeeded"), param::null()}));
   OPFLEET_TRY(auto next, tx.exec(kReleaseDownstreamSql,
                                  {param::text(step.run_id), param::text(step.step_key)}));
   for (const auto& row : next) {
@@ -362,16 +371,16 @@ Result<FailureOutcome> Ledger::fail(const ClaimedStep& step, const std::string& 
   backoff_s = std::min(backoff_s, seconds(retry.cap));
   OPFLEET_TRY(auto tx, conn_.begin());
   OPFLEET_TRY_STATUS(tx.exec(kLockRunSql, {param::text(step.run_id)}));
-  OPFLEET_TRY(auto rows, tx.exec(kFailStepSql, {param::text(step.key),
-                                                param::int64(step.fencing_token),
-                                                param::text(error), param::float64(backoff_s)}));
+  OPFLEET_TRY(auto rows,
+              tx.exec(kFailStepSql, {param::text(step.key), param::int64(step.fencing_token),
+                                     param::text(error), param::float64(backoff_s)}));
   if (rows.empty()) return out;  // fenced
   const auto row = rows.front();
   OPFLEET_TRY(auto status, row.get<std::string>("status"));
-  OPFLEET_TRY_STATUS(tx.exec(kCloseAttemptSql,
-                             {param::text(step.run_id), param::text(step.step_key),
-                              param::int64(step.fencing_token), param::text("failed"),
-                              param::text(error)}));
+  OPFLEET_TRY_STATUS(
+      tx.exec(kCloseAttemptSql,
+              {param::text(step.run_id), param::text(step.step_key),
+               param::int64(step.fencing_token), param::text("failed"), param::text(error)}));
   if (status == "queued") {
     out.will_retry = true;
     out.retry_in = milliseconds(static_cast<std::int64_t>(backoff_s * 1000));
@@ -379,10 +388,11 @@ Result<FailureOutcome> Ledger::fail(const ClaimedStep& step, const std::string& 
     q.key = step.key;
     out.requeued = std::move(q);
   } else {
-    OPFLEET_TRY(auto failed, tx.exec(kFailRunSql,
-                                     {param::text(step.run_id),
-                                      param::text(fmt::format("step {} failed after {} attempts: {}",
-                                                              step.step_key, step.attempt, error))}));
+    OPFLEET_TRY(
+        auto failed,
+        tx.exec(kFailRunSql, {param::text(step.run_id),
+                              param::text(fmt::format("step {} failed after {} attempts: {}",
+                                                      step.step_key, step.attempt, error))}));
     out.run_failed = !failed.empty();
   }
   OPFLEET_TRY_STATUS(tx.commit());
@@ -401,8 +411,8 @@ Result<bool> Ledger::release(const std::string& key, std::int64_t fencing_token,
 
 Status Ledger::mark_sent(const std::vector<std::string>& keys) {
   if (keys.empty()) return ok();
-  OPFLEET_TRY_STATUS(conn_.exec_prepared("ledger_mark_sent", {param::text_array(keys)},
-                                         store::Idempotent::kYes));
+  OPFLEET_TRY_STATUS(
+      conn_.exec_prepared("ledger_mark_sent", {param::text_array(keys)}, store::Idempotent::kYes));
   return ok();
 }
 
@@ -410,9 +420,9 @@ Result<int> Ledger::sweep(
     milliseconds grace, milliseconds stale_after, int limit,
     const std::function<std::vector<std::string>(const std::vector<QueuedStep>&)>& send) {
   OPFLEET_TRY(auto tx, conn_.begin());
-  OPFLEET_TRY(auto rows, tx.exec(kSweepSelectSql, {param::float64(seconds(grace)),
-                                                   param::float64(seconds(stale_after)),
-                                                   param::int64(limit)}));
+  OPFLEET_TRY(auto rows, tx.exec(kSweepSelectSql,
+                                 {param::float64(seconds(grace)),
+                                  param::float64(seconds(stale_after)), param::int64(limit)}));
   if (rows.empty()) {
     OPFLEET_TRY_STATUS(tx.commit());
     return 0;

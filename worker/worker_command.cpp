@@ -12,8 +12,8 @@
 #include <memory>
 #include <thread>
 
-#include <boost/algorithm/string.hpp>
 #include <fmt/format.h>
+#include <boost/algorithm/string.hpp>
 
 #include "cli/exit_codes.h"
 #include "cli/subcommands.h"
@@ -37,10 +37,11 @@ config::CommandSpec worker_spec() {
   config::CommandSpec spec;
   spec.name = "worker";
   spec.usage = "opfleet worker [options]";
-  spec.summary = "Long-polls the task queue and runs ops with exactly-once effects "
-                           "(see docs/claim-protocol.md). SIGTERM drains (finish in-flight ops "
-                           "within --drain-timeout-s, hand back the rest); a second SIGTERM or "
-                           "SIGINT hands back at once; SIGUSR1 pauses receiving, SIGUSR2 resumes.";
+  spec.summary =
+      "Long-polls the task queue and runs ops with exactly-once effects "
+      "(see docs/claim-protocol.md). SIGTERM drains (finish in-flight ops "
+      "within --drain-timeout-s, hand back the rest); a second SIGTERM or "
+      "SIGINT hands back at once; SIGUSR1 pauses receiving, SIGUSR2 resumes.";
   spec.options.add(config::general_options())
       .add(config::database_options(true))
       .add(config::aws_options())
@@ -68,7 +69,8 @@ config::CommandSpec worker_spec() {
 // visible again at once, whereas a killed worker's ops wait for lease expiry and the
 // visibility timeout (nobody is left to recover them). The worker then exits on its own
 // after at most --drain-timeout-s.
-Result<std::unique_ptr<worker::ShmHostClaims>> join_supervisor(const config::po::variables_map& vm) {
+Result<std::unique_ptr<worker::ShmHostClaims>> join_supervisor(
+    const config::po::variables_map& vm) {
   const std::string instance = vm["instance"].as<std::string>();
   const int index = vm["worker-index"].as<int>();
   const int supervisor_pid = vm["supervisor-pid"].as<int>();
@@ -80,9 +82,9 @@ Result<std::unique_ptr<worker::ShmHostClaims>> join_supervisor(const config::po:
   // The supervisor may have died before the prctl above took effect: then no signal
   // will ever come, and the parent is now someone else (init or a subreaper).
   if (getppid() != supervisor_pid) {
-    return fail(Error::make(ErrorKind::kUnavailable,
-                            fmt::format("supervisor pid {} is gone (parent is now {})",
-                                        supervisor_pid, getppid())));
+    return fail(Error::make(
+        ErrorKind::kUnavailable,
+        fmt::format("supervisor pid {} is gone (parent is now {})", supervisor_pid, getppid())));
   }
   OPFLEET_TRY(auto host, worker::ShmHostClaims::attach(instance, static_cast<std::uint32_t>(index),
                                                        vm["generation"].as<std::uint64_t>()));
@@ -149,7 +151,8 @@ int run_worker(int argc, char** argv) {
   std::string queue_name = vm["queue-name"].as<std::string>();
   auto queue_url = client->get_queue_url(queue_name);
   if (!queue_url) {
-    log::error("queue_unavailable", {{"queue", queue_name}, {"error", queue_url.error().describe()},
+    log::error("queue_unavailable", {{"queue", queue_name},
+                                     {"error", queue_url.error().describe()},
                                      {"hint", "run `opfleet provision` first"}});
     return queue_url.error().kind == ErrorKind::kNotFound ? kExitConfig : kExitUnavailable;
   }
@@ -159,8 +162,8 @@ int run_worker(int argc, char** argv) {
   if (auto dlq = client->get_queue_url(dlq_name)) {
     wcfg->dlq_url = *dlq;
   } else {
-    log::warn("dlq_not_found", {{"dlq", dlq_name},
-                                {"then", "poison messages are left to the redrive policy"}});
+    log::warn("dlq_not_found",
+              {{"dlq", dlq_name}, {"then", "poison messages are left to the redrive policy"}});
   }
 
   worker::StandaloneHostClaims standalone;
@@ -186,7 +189,8 @@ int run_worker(int argc, char** argv) {
       switch (sig) {
         case SIGTERM:
           ++terms;
-          log::info("signal", {{"signal", "SIGTERM"}, {"action", terms == 1 ? "drain" : "hand back now"}});
+          log::info("signal",
+                    {{"signal", "SIGTERM"}, {"action", terms == 1 ? "drain" : "hand back now"}});
           if (supervised) supervised->mark_draining();
           w.stop(terms > 1);
           break;
