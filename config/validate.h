@@ -94,6 +94,10 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // The shortest exact spelling parse_duration() reads back: "1500ms", "30s", "5m", "1h".
 std::string format_duration(std::chrono::milliseconds d);
 
+// "a, b,,c" -> {"a", "b", "c"}: a comma-separated option value (instance names...),
+// items trimmed of spaces, empty items dropped.
+std::vector<std::string> split_list(std::string_view text);
+
 }  // namespace opfleet::config
 
 namespace boost {

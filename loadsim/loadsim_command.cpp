@@ -109,19 +109,6 @@ config::CommandSpec loadsim_spec() {
 
 const config::Registration kLoadsimSpec(&loadsim_spec);
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto pos = text.find(',', start);
-    auto item = text.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
-    if (!item.empty()) out.push_back(item);
-    if (pos == std::string::npos) break;
-    start = pos + 1;
-  }
-  return out;
-}
-
 // The flags given explicitly (not the defaults) become overrides; kInvalid names the flag.
 Result<loadsim::Overrides> overrides_from(const po::variables_map& vm) {
   using Ms = std::chrono::milliseconds;
@@ -225,7 +212,8 @@ int run_loadsim(int argc, char** argv) {
   if (!db_options) return usage_error(db_options.error().message);
 
   std::optional<scaler::LocalActuator> actuator;
-  if (const auto instances = split_list(vm["instances"].as<std::string>()); !instances.empty()) {
+  if (const auto instances = config::split_list(vm["instances"].as<std::string>());
+      !instances.empty()) {
     scaler::LocalActuatorOptions lo;
     lo.instances = instances;
     auto a = scaler::LocalActuator::make(std::move(lo));

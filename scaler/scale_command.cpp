@@ -205,21 +205,6 @@ int scale_one(const po::variables_map& vm) {
   return kExitOk;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
-
 Result<scaler::Policy> policy_from(const po::variables_map& vm) {
   scaler::Policy p;
   p.kind = vm["policy"].as<std::string>() == "target" ? scaler::PolicyKind::kTarget
@@ -377,7 +362,7 @@ int build(const po::variables_map& vm, StopSignals& stop, Built& b) {
     b.actuator = std::make_unique<scaler::EcsActuator>(std::move(*a));
   } else {
     scaler::LocalActuatorOptions o;
-    o.instances = split_list(vm["local-instances"].as<std::string>());
+    o.instances = config::split_list(vm["local-instances"].as<std::string>());
     o.sleep = sleep;
     auto a = scaler::LocalActuator::make(std::move(o));
     if (!a) {

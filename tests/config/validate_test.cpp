@@ -93,5 +93,12 @@ TEST(ConfigValidators, DurationValue) {
   EXPECT_EQ(d, milliseconds(7200000));
 }
 
+TEST(SplitList, TrimsItemsAndDropsEmptyOnes) {
+  EXPECT_EQ(split_list("a, b,,c "), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(split_list("only"), (std::vector<std::string>{"only"}));
+  EXPECT_TRUE(split_list("").empty());
+  EXPECT_TRUE(split_list(" , ").empty());
+}
+
 }  // namespace
 }  // namespace opfleet::config
