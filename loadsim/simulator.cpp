@@ -381,9 +381,6 @@ Result<Report> Simulation::run() {
   report.submit_ms = std::move(sh.submit_ms);
   report.submit_lag_ms = std::move(sh.lag_ms);
   report.samples = std::move(sh.samples);
-  if (report.settled && sh.last_counts && sh.last_counts->runs_finished < sh.last_counts->runs) {
-    report.settled = false;
-  }
 
   // The record, read after the fact from the database.
   if (auto r = load_runs(*db, tags_json_))
