@@ -10,6 +10,8 @@ reason. The real binary's side is covered by the end-to-end tests.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 from dagster import DagsterInstance, execute_job
 from dagster._core.events import DagsterEventType
 
-from hostkit import FAST_SCALE, SEED_MODULE, TESTJOBS, repository
+from hostkit import FAST_SCALE, SEED_MODULE, TESTJOBS, repository, wait_for
 
 LOOPBACK = Path(__file__).resolve().parent / "loopback_bridge.py"
 
@@ -163,3 +165,41 @@ def test_a_bridge_that_cannot_start_fails_the_run_with_its_reason(
     assert "opfleet dagster-bridge is not ready: cannot reach SQS at http://nowhere:4566" in (
         error.message
     )
+
+
+def test_terminating_a_run_cancels_its_steps_and_closes_it_cancelled(
+    instance: DagsterInstance, loopback: tuple[str, Path], tmp_path: Path
+) -> None:
+    """`dagster job execute` interrupted (SIGINT, as when a run is terminated): the executor
+    forwards the termination to opfleet and closes the run as cancelled."""
+    binary, log = loopback
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "ops": {"long": {"config": {"seconds": 120, "record_dir": str(tmp_path)}}},
+                **_execution(binary),
+            }
+        )
+    )
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-f", TESTJOBS]
+    proc = subprocess.Popen(
+        [*command, "-j", "long_job", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: any(tmp_path.glob("*.long")), 120, "the step to start")
+        record = next(tmp_path.glob("*.long"))
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run_id = record.name.split(".")[0]
+    key = f"{run_id}#long.r0"
+    assert _requests(log, "cancel_steps") == [
+        {"keys": [key], "reason": f"Dagster run {run_id} terminated"}
+    ]
+    assert _requests(log, "finish_run") == [{"dagster_run_id": run_id, "status": "cancelled"}]
+    assert "end" not in record.read_text()

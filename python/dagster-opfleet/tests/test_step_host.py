@@ -66,7 +66,8 @@ def test_executes_a_seed_step_to_success(
 
     host.send({"id": 7, "execute": execute_request(instance, run, "fast", SEED)})
     started = host.read()
-    assert started["id"] == 7 and started["event"] == "started"
+    assert started["id"] == 7
+    assert started["event"] == "started"
     assert host.read() == {"id": 7, "event": "exited", "exit_code": 0}
 
     types = event_types(instance, run.run_id, "fast")
@@ -79,6 +80,25 @@ def test_executes_a_seed_step_to_success(
     ]
     # The step ran in the child the host announced, not in the host.
     assert worker_started[0].engine_event_data.metadata["pid"].value == str(started["pid"])
+
+
+def test_the_host_shares_an_instance_but_holds_no_connection(
+    instance: DagsterInstance, step_host_factory: HostFactory
+) -> None:
+    """After steps ran on the shared DagsterInstance, the host still has only its own
+    descriptors: the worker link, its wakeup pipe, its epoll, its stdio."""
+    host = step_host_factory(f"module:{SEED_MODULE}")
+    host.read(120)
+    for request_id in (1, 2):
+        run = create_run(instance, SEED, "fast_job", FAST_SCALE)
+        host.send({"id": request_id, "execute": execute_request(instance, run, "fast", SEED)})
+        host.read()
+        assert host.read()["exit_code"] == 0
+    fd_dir = f"/proc/{host.proc.pid}/fd"
+    targets = [os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)]
+    assert len([t for t in targets if t.startswith("socket:")]) == 1, targets
+    assert not [t for t in targets if t.endswith((".db", ".db-wal", ".sqlite"))], targets
+    assert "not sharing" not in host.stderr()
 
 
 def test_a_step_failure_is_a_clean_exit(
@@ -214,7 +234,8 @@ def test_a_malformed_request_is_an_error_event(
     assert host.read()["event"] == "error"
     host.send({"id": 2, "execute": {**request, "step_key": "other"}})
     error = host.read()
-    assert error["event"] == "error" and "not 'other'" in error["message"]
+    assert error["event"] == "error"
+    assert "not 'other'" in error["message"]
     host.send({"id": 3, "execute": {**request, "env": {"1BAD": "x"}}})
     assert host.read()["event"] == "error"
     host.send({"id": 4, "execute": {**request, "working_directory": "/nonexistent/dir"}})

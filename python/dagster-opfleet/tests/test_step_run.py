@@ -86,7 +86,7 @@ def test_sigterm_ends_it_by_sigterm_after_dagster_records_the_interrupt(
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(execute_request(instance, run, "long", location)).encode() + b"\n")
     proc.stdin.close()
-    wait_for(lambda: record.exists(), 120, "the op body")
+    wait_for(record.exists, 120, "the op body")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
     assert DagsterEventType.STEP_FAILURE in event_types(instance, run.run_id, "long")
