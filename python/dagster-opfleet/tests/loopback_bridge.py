@@ -5,6 +5,8 @@ real Dagster runs and real step processes; the real binary is tested end to end 
 
     LOOPBACK_LOG       append every request here, one JSON line each
     LOOPBACK_GIVE_UP   comma-separated Dagster step keys to report `failed` without running
+    LOOPBACK_SKIP      comma-separated Dagster step keys to "run" with `true`: succeeded in
+                       opfleet, but no Dagster event written
 """
 
 from __future__ import annotations
@@ -78,15 +80,19 @@ def _submit(params: dict[str, Any]) -> dict[str, Any]:
             "env": op["env"],
             "opfleet": {"key": key, "attempt": 1, "worker_id": "loopback/1"},
         }
+        skip = params["step_key"] in os.environ.get("LOOPBACK_SKIP", "").split(",")
         child = subprocess.Popen(
-            [sys.executable, "-m", "dagster_opfleet.step_run"],
+            ["true"] if skip else [sys.executable, "-m", "dagster_opfleet.step_run"],
             stdin=subprocess.PIPE,
             stdout=sys.stderr.fileno(),  # stdout is the protocol channel
             env={**os.environ, **op["env"]},
         )
         assert child.stdin is not None
-        child.stdin.write(json.dumps(execute).encode() + b"\n")
-        child.stdin.close()
+        try:
+            child.stdin.write(json.dumps(execute).encode() + b"\n")
+            child.stdin.close()
+        except BrokenPipeError:
+            pass  # `true` did not read it
         _children[key] = child
     return {
         "key": key,

@@ -20,6 +20,7 @@ import pytest
 from dagster import DagsterInstance, execute_job
 from dagster._core.events import DagsterEventType
 
+from dagster_opfleet import step_handler
 from hostkit import FAST_SCALE, SEED_MODULE, TESTJOBS, repository, wait_for
 
 LOOPBACK = Path(__file__).resolve().parent / "loopback_bridge.py"
@@ -142,6 +143,23 @@ def test_a_step_opfleet_gave_up_on_fails_with_the_reason(
     assert "#1 on loopback/1 pid 1 crashed" in message
     assert [s["step_key"] for s in _requests(log, "submit_step")] == ["fast"]
     assert _requests(log, "finish_run")[0]["status"] == "failed"
+
+
+def test_a_step_that_ended_without_a_dagster_result_fails_after_a_grace(
+    instance: DagsterInstance, loopback: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary, _ = loopback
+    monkeypatch.setenv("LOOPBACK_SKIP", "fast")
+    monkeypatch.setattr(step_handler, "FINISHED_GRACE_S", 0.5)
+    recon = repository({"module": SEED_MODULE}).get_reconstructable_job("fast_job")
+    with execute_job(recon, instance, run_config={**FAST_SCALE, **_execution(binary)}) as result:
+        assert not result.success
+        failure = next(
+            e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+        )
+    assert failure.step_key == "fast"
+    message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+    assert "ended successfully 0.5 s ago but Dagster recorded no result" in message
 
 
 def test_a_bridge_that_cannot_start_fails_the_run_with_its_reason(

@@ -24,7 +24,7 @@ from dagster._core.definitions.metadata import MetadataValue
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.events import EngineEventData
 from dagster._core.instance import DagsterInstance
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.dagster_run import DagsterRun, RunsFilter
 from dagster._grpc.types import ExecuteStepArgs
 from dagster._serdes import deserialize_value
 from dagster._utils.interrupts import capture_interrupts
@@ -249,7 +249,10 @@ def _execute(request: ExecuteRequest, args: ExecuteStepArgs, cached: DagsterInst
     # Interrupts (SIGINT, and SIGTERM mapped to it) are held until Dagster's own checkpoints,
     # exactly like the `dagster api execute_step` command.
     with capture_interrupts(), _instance(args, cached) as instance:
-        run = instance.get_run_by_id(args.run_id)
+        # get_runs, not get_run_by_id: the same run, without the column reflection that
+        # get_run_by_id does on every call (~15 ms with PostgreSQL).
+        runs = instance.get_runs(filters=RunsFilter(run_ids=[args.run_id]), limit=1)
+        run = runs[0] if runs else None
         if run is None:
             print(f"opfleet: Dagster run {args.run_id} not found", file=sys.stderr)
             return EXIT_RAISED

@@ -32,6 +32,10 @@ from dagster_opfleet.bridge import Bridge, BridgeConfig, OpfleetBridgeError, Ste
 KEY_METADATA = "opfleet_key"
 RETRY_METADATA = "opfleet_retry"
 _GIVEN_UP = ("failed", "unknown", "cancelled")
+# A step process writes its Dagster events before it exits, and the executor reads them
+# within a poll interval; a step still being checked this long after opfleet saw it succeed
+# ended without a result Dagster can see (and would otherwise keep the run waiting forever).
+FINISHED_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class OpfleetStepHandler(StepHandler):
         self._open_keys: set[str] = set()  # submitted, not yet seen in a final state
         self._states: dict[str, StepState] = {}
         self._states_at = 0.0
+        self._succeeded_at: dict[str, float] = {}
         self.submitted_any = False
 
     @property
@@ -180,6 +185,14 @@ class OpfleetStepHandler(StepHandler):
         # a step cancelled outside this run's termination would otherwise wait forever.
         if state is None or state.status in _GIVEN_UP:
             return CheckStepHealthResult.unhealthy(describe_given_up(step_key, key, state))
+        if state.status == "succeeded":
+            with self._lock:
+                since = self._succeeded_at.setdefault(key, time.monotonic())
+            if time.monotonic() - since > FINISHED_GRACE_S:
+                return CheckStepHealthResult.unhealthy(
+                    f"step {step_key} (key {key}): its opfleet execution ended successfully"
+                    f" {FINISHED_GRACE_S:g} s ago but Dagster recorded no result for it"
+                )
         return CheckStepHealthResult.healthy()
 
     def terminate_step(self, step_handler_context: StepHandlerContext) -> Iterator[DagsterEvent]:

@@ -11,6 +11,7 @@ it takes to import Dagster, so a worker killed meanwhile leaves no host behind.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import sys
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     if threads:
         _log(f"warning: threads running at fork time: {', '.join(threads)}")
 
+    # Everything imported so far lives as long as the host: moved out of the collector's
+    # reach, a child's garbage collections do not touch (and so copy) the host's pages.
+    gc.collect()
+    gc.freeze()
     host = StepHost(link, share_instances=not args.no_shared_instance)
     return host.serve(
         {"event": "ready", "pid": os.getpid(), "dagster_version": dagster.__version__}
