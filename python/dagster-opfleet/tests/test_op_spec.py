@@ -14,10 +14,11 @@ from dagster._core.execution.plan.state import KnownExecutionState
 from dagster._grpc.types import ExecuteStepArgs
 from dagster._serdes import deserialize_value
 
+from dagster_opfleet._execute import retry_number
 from dagster_opfleet._location import CodeLocation, CodeLocationError
 from dagster_opfleet.bridge import AttemptRecord, StepState
 from dagster_opfleet.executor import OpfleetExecutor, executor_from_config, opfleet_executor
-from dagster_opfleet.step_handler import build_op_spec, describe_given_up, retry_number
+from dagster_opfleet.step_handler import build_op_spec, describe_given_up
 from hostkit import SEED_MODULE, TESTJOBS, create_run, execute_request
 
 

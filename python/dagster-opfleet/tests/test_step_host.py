@@ -268,6 +268,31 @@ def test_a_rerun_is_recorded_in_the_event_log(
     assert DagsterEventType.STEP_SUCCESS in event_types(instance, run.run_id, "fast")
 
 
+def test_a_rerun_of_a_step_that_already_ended_does_not_run_it_again(
+    instance: DagsterInstance, step_host_factory: HostFactory
+) -> None:
+    """The worker died after the step wrote STEP_SUCCESS but before opfleet recorded the
+    end: the re-run must not give Dagster a second result for the same attempt."""
+    host = step_host_factory(f"module:{SEED_MODULE}")
+    host.read(120)
+    run = create_run(instance, SEED, "fast_job", FAST_SCALE)
+    host.send({"id": 1, "execute": execute_request(instance, run, "fast", SEED)})
+    host.read()
+    assert host.read()["exit_code"] == 0
+    rerun = {"key": "k", "attempt": 2, "worker_id": "w2", "previous": {"worker_id": "w1"}}
+    host.send({"id": 2, "execute": execute_request(instance, run, "fast", SEED, rerun)})
+    host.read()
+    assert host.read()["exit_code"] == 0
+    types = event_types(instance, run.run_id, "fast")
+    assert types.count(DagsterEventType.STEP_START) == 1
+    assert types.count(DagsterEventType.STEP_SUCCESS) == 1
+    messages = [r.message for r in instance.all_logs(run.run_id) if r.step_key == "fast"]
+    assert (
+        "opfleet did not run step fast again: its Dagster attempt already ended (STEP_SUCCESS)"
+        " in the previous execution"
+    ) in messages
+
+
 def test_env_and_working_directory_apply_to_the_step(
     instance: DagsterInstance, step_host_factory: HostFactory, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ from dagster._cli.api import _execute_step_command_body
 from dagster._cli.utils import _inject_local_env_file, get_instance_for_cli
 from dagster._core.definitions.metadata import MetadataValue
 from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import EngineEventData
+from dagster._core.events import DagsterEventType, EngineEventData
 from dagster._core.instance import DagsterInstance
 from dagster._core.storage.dagster_run import DagsterRun, RunsFilter
 from dagster._grpc.types import ExecuteStepArgs
@@ -245,6 +245,40 @@ def _instance(args: ExecuteStepArgs, cached: DagsterInstance | None) -> Iterator
         yield cached
 
 
+def retry_number(args: ExecuteStepArgs, step_key: str) -> int:
+    """Dagster's retry of the step (0 for its first attempt)."""
+    if args.known_state is None:
+        return 0
+    return args.known_state.get_retry_state().get_attempt_count(step_key)
+
+
+_ENDED = {
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.STEP_UP_FOR_RETRY,
+    DagsterEventType.STEP_SKIPPED,
+}
+
+
+def ended_already(
+    instance: DagsterInstance, run: DagsterRun, step_key: str, retry: int
+) -> DagsterEventType | None:
+    """How this Dagster attempt of the step ended, if an earlier execution got that far.
+
+    A worker can die after the step wrote its result but before opfleet recorded the
+    execution's end; running it again would record a second result for the same attempt
+    (which Dagster's executor refuses: the step is no longer in flight).
+    """
+    records = instance.get_records_for_run(run.run_id, of_type=_ENDED).records
+    ends = [
+        record.event_log_entry.dagster_event.event_type
+        for record in records
+        if record.event_log_entry.dagster_event is not None
+        and record.event_log_entry.step_key == step_key
+    ]
+    return ends[retry] if len(ends) > retry else None
+
+
 def _execute(request: ExecuteRequest, args: ExecuteStepArgs, cached: DagsterInstance | None) -> int:
     # Interrupts (SIGINT, and SIGTERM mapped to it) are held until Dagster's own checkpoints,
     # exactly like the `dagster api execute_step` command.
@@ -265,6 +299,17 @@ def _execute(request: ExecuteRequest, args: ExecuteStepArgs, cached: DagsterInst
             return EXIT_WRONG_LOCATION
         if request.opfleet.attempt > 1:
             report_rerun(instance, run, request)
+            ended = ended_already(
+                instance, run, request.step_key, retry_number(args, request.step_key)
+            )
+            if ended is not None:
+                instance.report_engine_event(
+                    f"opfleet did not run step {request.step_key} again: its Dagster attempt"
+                    f" already ended ({ended.value}) in the previous execution",
+                    run,
+                    step_key=request.step_key,
+                )
+                return EXIT_OK
         # No public Dagster API executes a step from ExecuteStepArgs; this is the body of
         # `dagster api execute_step`, so a step runs here exactly as it would there.
         for _event in _execute_step_command_body(args, instance, run):

@@ -26,6 +26,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._grpc.types import ExecuteStepArgs
 from dagster._serdes import serialize_value
 
+from dagster_opfleet._execute import retry_number
 from dagster_opfleet._location import CodeLocation, pointer_working_directory
 from dagster_opfleet.bridge import Bridge, BridgeConfig, OpfleetBridgeError, StepState
 
@@ -73,14 +74,6 @@ def build_op_spec(
         "execute_step_args": serialize_value(args),
         "timeout_s": timeout_s,
     }
-
-
-def retry_number(args: ExecuteStepArgs, step_key: str) -> int:
-    """Dagster's retry of the step (0 for its first attempt): part of the opfleet key, so a
-    Dagster-level retry is a new opfleet step while an opfleet re-run keeps its key."""
-    if args.known_state is None:
-        return 0
-    return args.known_state.get_retry_state().get_attempt_count(step_key)
 
 
 def describe_given_up(step_key: str, key: str, state: StepState | None) -> str:
