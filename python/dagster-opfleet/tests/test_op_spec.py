@@ -45,7 +45,8 @@ def test_locations_from_preloads_and_json() -> None:
         with pytest.raises(CodeLocationError):
             CodeLocation.from_preload(bad)
     assert CodeLocation.from_json({"python_file": "/y.py"}) == CodeLocation("python_file", "/y.py")
-    for bad_json in ({}, {"module": "a", "package": "b"}, {"file": "/y.py"}, {"module": ""}, []):
+    bad_jsons: list[object] = [{}, {"module": "a", "package": "b"}, {"file": "/y.py"}, []]
+    for bad_json in [*bad_jsons, {"module": ""}]:
         with pytest.raises(CodeLocationError):
             CodeLocation.from_json(bad_json)
 

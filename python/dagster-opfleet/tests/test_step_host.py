@@ -336,7 +336,7 @@ def test_env_and_working_directory_apply_to_the_step(
     out = tmp_path / "where.out"
     request = execute_request(instance, run, "where", location)
     assert request["working_directory"] == str(project)
-    request["env"] = {**request["env"], "WHERE_OUT": str(out)}  # type: ignore[dict-item]
+    request["env"] = {**request["env"], "WHERE_OUT": str(out)}
     host = step_host_factory()
     host.read(120)
     host.send({"id": 1, "execute": request})

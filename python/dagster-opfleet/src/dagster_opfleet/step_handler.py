@@ -127,6 +127,8 @@ class OpfleetStepHandler(StepHandler):
         step_key = _single_step_key(step_handler_context)
         args = step_handler_context.execute_step_args
         run = step_handler_context.dagster_run
+        # Part of the opfleet key: a Dagster retry is a new opfleet step, while opfleet's
+        # own re-runs of a crashed execution keep the key.
         retry = retry_number(args, step_key)
         op = build_op_spec(
             run=run,
