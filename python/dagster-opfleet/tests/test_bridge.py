@@ -221,7 +221,7 @@ def test_retryable_errors_are_retried_within_the_timeout(tmp_path: Path) -> None
 
 
 def test_close_kills_a_bridge_that_ignores_eof(tmp_path: Path) -> None:
-    binary = _script(tmp_path, "stubborn", f"echo '{READY}'\ntrap '' TERM\nexec sleep 30\n")
+    binary = _script(tmp_path, "ignores-sigterm", f"echo '{READY}'\ntrap '' TERM\nexec sleep 30\n")
     bridge = _bridge(binary)
     bridge.start()
     began = time.monotonic()
